@@ -1,0 +1,193 @@
+"""`manage.py demo`: bring the whole demo up with one command.
+
+Migrates, collects static files, makes sure a demo user exists, seeds the emulator,
+then supervises the emulator and the web server with honcho until Ctrl-C or SIGTERM,
+which stop every process started here. The emulator is a subprocess, never imported.
+"""
+
+import os
+import secrets
+import shlex
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from honcho.manager import SIGNALS, Manager
+from honcho.printer import Printer
+
+DEMO_USERNAME = "admin"
+SEED_IMAGE_SETS = 500
+SEED_RANDOM_SEED = 7
+STOPPED_BY_SIGNAL = {spec["rc"] for spec in SIGNALS.values()}
+# botocore signs every request, so it needs some credentials; the emulator checks none.
+# Fixed ones keep real credentials from the environment away from the emulator.
+AWS_CREDENTIAL_VARIABLES = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+}
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "emulator",
+    "AWS_SECRET_ACCESS_KEY": "emulator",
+}
+
+
+@dataclass(frozen=True)
+class Child:
+    """One supervised process: a name for the log prefix, its argv and environment."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+
+
+def demo_children(
+    *,
+    python: str,
+    manage: Path,
+    state: Path,
+    port: int,
+    emulator_port: int,
+    base_env: Mapping[str, str],
+) -> list[Child]:
+    env = {**base_env, "PYTHONUNBUFFERED": "1"}
+    emulator_addr = f"127.0.0.1:{emulator_port}"
+    return [
+        Child(
+            name="emulator",
+            argv=[
+                python,
+                str(manage),
+                "runemulator",
+                "--addr",
+                emulator_addr,
+                "--state",
+                str(state),
+            ],
+            env=env,
+        ),
+        Child(
+            name="web",
+            argv=[python, str(manage), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env={
+                **{k: v for k, v in env.items() if k not in AWS_CREDENTIAL_VARIABLES},
+                **EMULATOR_CREDENTIALS,
+                "HEALTHIMAGING_ENDPOINT_URL": f"http://{emulator_addr}",
+            },
+        ),
+    ]
+
+
+def supervise(children: Sequence[Child], *, output: TextIO | None = None) -> int:
+    """Run the children until one stops or a signal arrives; return honcho's exit code.
+
+    honcho starts each child in its own session and, on SIGINT/SIGTERM or when any child
+    stops, sends SIGTERM to every process group (SIGKILL after 5 s).
+    """
+    manager = Manager(Printer(output or sys.stdout))
+    for child in children:
+        # honcho runs a shell command line; `exec` lets signals reach the child itself.
+        manager.add_process(
+            child.name, f"exec {shlex.join(child.argv)}", env=dict(child.env)
+        )
+    manager.loop()
+    return manager.returncode or 0
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do, so a port in TIME_WAIT from the last run counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the demo: migrate, seed the emulator, serve the portal and the emulator."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port, emulator_port = settings.DEMO_PORT, settings.DEMO_EMULATOR_PORT
+        for name, value in (("PORT", port), ("EMULATOR_PORT", emulator_port)):
+            if not port_is_free(value):
+                raise CommandError(
+                    f"Port {value} is in use: set {name} to a free port."
+                )
+
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        state = Path(settings.VAR_DIR) / "emulator.sqlite3"
+
+        call_command("migrate", interactive=False, verbosity=1)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        password = self.ensure_demo_user()
+        connections.close_all()  # the children open their own
+
+        self.stdout.write(
+            "Seeding the emulator (skipped when its data store exists)..."
+        )
+        seed = [sys.executable, str(manage), "seed_demo", "--state", str(state)]
+        seed += ["--image-sets", str(SEED_IMAGE_SETS)]
+        seed += ["--random-seed", str(SEED_RANDOM_SEED)]
+        if subprocess.run(seed, check=False).returncode != 0:
+            raise CommandError("seed_demo failed; see its output above.")
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imaging Portal: http://127.0.0.1:{port}/ "
+                f"(sign in as {DEMO_USERNAME!r} with password {password!r}). "
+                "Press Ctrl-C to stop."
+            )
+        )
+        children = demo_children(
+            python=sys.executable,
+            manage=manage,
+            state=state,
+            port=port,
+            emulator_port=emulator_port,
+            base_env=os.environ,
+        )
+        returncode = supervise(children)
+        if returncode in STOPPED_BY_SIGNAL:
+            self.stdout.write("Demo stopped.")
+            return
+        raise CommandError(f"A demo process stopped (exit code {returncode}).")
+
+    def ensure_demo_user(self) -> str:
+        """Create or refresh the demo account; returns the password to print."""
+        password = settings.DEMO_PASSWORD or demo_password_from_file(
+            Path(settings.VAR_DIR) / "demo-password"
+        )
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        if created:
+            self.stdout.write(f"Created the demo account {DEMO_USERNAME!r}.")
+        return password
+
+
+def demo_password_from_file(path: Path) -> str:
+    """A random demo password, made once and kept (mode 0600) so it stays the same."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(12))
+    return path.read_text().strip()

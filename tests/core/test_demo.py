@@ -1,0 +1,248 @@
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from apps.core.management.commands.demo import Command as DemoCommand
+from apps.core.management.commands.demo import demo_children, port_is_free
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_children_point_the_web_server_at_the_emulator():
+    emulator, web = demo_children(
+        python="/py",
+        manage=Path("/app/manage.py"),
+        state=Path("/app/var/emulator.sqlite3"),
+        port=8001,
+        emulator_port=9999,
+        base_env={"PATH": "/bin", "AWS_SESSION_TOKEN": "real", "AWS_PROFILE": "prod"},
+    )
+
+    assert list(emulator.argv) == [
+        "/py",
+        "/app/manage.py",
+        "runemulator",
+        "--addr",
+        "127.0.0.1:9999",
+        "--state",
+        "/app/var/emulator.sqlite3",
+    ]
+    assert list(web.argv) == [
+        "/py",
+        "/app/manage.py",
+        "runserver",
+        "127.0.0.1:8001",
+        "--noreload",
+    ]
+    assert web.env["HEALTHIMAGING_ENDPOINT_URL"] == "http://127.0.0.1:9999"
+
+
+def test_demo_children_never_hand_real_aws_credentials_to_the_web_server():
+    _, web = demo_children(
+        python="/py",
+        manage=Path("manage.py"),
+        state=Path("state"),
+        port=8000,
+        emulator_port=8765,
+        base_env={"AWS_SECRET_ACCESS_KEY": "real", "AWS_SESSION_TOKEN": "real"},
+    )
+
+    assert web.env["AWS_SECRET_ACCESS_KEY"] == "emulator"
+    assert "AWS_SESSION_TOKEN" not in web.env
+
+
+def test_port_is_free_sees_a_listening_socket():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert not port_is_free(sock.getsockname()[1])
+
+
+SUPERVISOR = textwrap.dedent(
+    """
+    import sys
+    from apps.core.management.commands.demo import Child, supervise
+
+    sleeper = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+    exiter = sleeper.replace("time;", "time; time.sleep(1);") + "sys.exit(3)"
+    mode, tmp = sys.argv[1], sys.argv[2]
+    code = {"sleep": sleeper + "time.sleep(300)", "exit": exiter}
+    children = [
+        Child("one", [sys.executable, "-c", code["sleep"], tmp + "/one.pid"], {}),
+        Child("two", [sys.executable, "-c", code[mode], tmp + "/two.pid"], {}),
+    ]
+    sys.exit(supervise(children))
+    """
+)
+
+
+def start_supervisor(mode, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, mode, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def child_pids(tmp_path, timeout=30):
+    deadline = time.monotonic() + timeout
+    files = [tmp_path / "one.pid", tmp_path / "two.pid"]
+    while time.monotonic() < deadline:
+        if all(f.exists() and f.read_text() for f in files):
+            return [int(f.read_text()) for f in files]
+        time.sleep(0.05)
+    raise AssertionError("the children did not start")
+
+
+def running_commands():
+    return subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def stop(process):
+    """After a failed test: SIGTERM, not SIGKILL, so honcho stops its children."""
+    if process.poll() is None:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def assert_gone(pids, tmp_path):
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert str(tmp_path) not in running_commands()
+
+
+@pytest.mark.parametrize(
+    ("signum", "returncode"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_supervise_stops_every_child_on_a_signal(tmp_path, signum, returncode):
+    supervisor = start_supervisor("sleep", tmp_path)
+    try:
+        pids = child_pids(tmp_path)
+        supervisor.send_signal(signum)
+        output, _ = supervisor.communicate(timeout=30)
+    finally:
+        stop(supervisor)
+
+    assert supervisor.returncode == returncode, output
+    assert_gone(pids, tmp_path)
+
+
+def test_supervise_stops_the_others_when_one_child_exits(tmp_path):
+    supervisor = start_supervisor("exit", tmp_path)
+    try:
+        pids = child_pids(tmp_path)
+        output, _ = supervisor.communicate(timeout=30)
+    finally:
+        stop(supervisor)
+
+    assert supervisor.returncode == 3, output
+    assert "two stopped (rc=3)" in output
+    assert_gone(pids, tmp_path)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(probe, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            return probe()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the demo did not come up")
+
+
+def healthz(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+        return json.load(r)
+
+
+def connect(port):
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
+
+
+def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
+    portal_env, manage_py, tmp_path
+):
+    port, emulator_port = free_port(), free_port()
+    env = {**portal_env, "PORT": str(port), "EMULATOR_PORT": str(emulator_port)}
+    demo = subprocess.Popen(
+        [*manage_py, "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: healthz(port), demo) == {"status": "ok"}
+        assert wait_until(lambda: connect(emulator_port), demo)
+
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        stop(demo)
+
+    assert demo.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "sign in as 'admin'" in output
+    assert port_is_free(port)
+    assert port_is_free(emulator_port)
+    assert str(tmp_path) not in running_commands()
+
+
+def test_demo_command_names_the_variable_to_change_when_a_port_is_taken(settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        settings.DEMO_PORT = free_port()
+        settings.DEMO_EMULATOR_PORT = sock.getsockname()[1]
+
+        with pytest.raises(CommandError, match="set EMULATOR_PORT to a free port"):
+            call_command("demo")
+
+
+@pytest.mark.django_db
+def test_demo_account_takes_its_password_from_demo_password(settings):
+    settings.DEMO_PASSWORD = "correct-horse-battery"
+    password = DemoCommand().ensure_demo_user()
+    user = get_user_model().objects.get(username="admin")
+    assert password == "correct-horse-battery"
+    assert user.check_password("correct-horse-battery")
+    settings.DEMO_PASSWORD = "changed-in-the-environment"
+    DemoCommand().ensure_demo_user()
+    user.refresh_from_db()
+    assert user.check_password("changed-in-the-environment")
+
+
+@pytest.mark.django_db
+def test_demo_account_gets_a_random_password_kept_in_the_var_dir(settings, tmp_path):
+    settings.DEMO_PASSWORD = ""
+    settings.VAR_DIR = tmp_path
+    first = DemoCommand().ensure_demo_user()
+    second = DemoCommand().ensure_demo_user()
+    assert first == second
+    assert len(first) >= 16
+    assert (tmp_path / "demo-password").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,99 @@
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_redirects_anonymous_users_to_login(client):
+    response = client.get(reverse("core:home"))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next=/"
+
+
+def test_home_shows_the_product_to_a_signed_in_user(client, django_user_model):
+    user = django_user_model.objects.create_user(username="ana", password="x")
+    client.force_login(user)
+
+    response = client.get(reverse("core:home"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "HealthImaging" in body
+    assert "Search arrives soon" in body
+    assert 'id="main"' in body
+    assert 'href="#main"' in body
+    assert f'action="{reverse("logout")}"' in body
+
+
+def test_home_page_loads_htmx_and_sends_the_csrf_token_with_htmx_requests(
+    client, django_user_model
+):
+    client.force_login(django_user_model.objects.create_user(username="ana"))
+
+    body = client.get(reverse("core:home")).content.decode()
+
+    assert "htmx" in body
+    assert "<script src=" in body
+    assert 'hx-headers=\'{"x-csrftoken": "' in body
+
+
+def test_pages_carry_no_inline_scripts(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="ana"))
+
+    for url in (reverse("core:home"), reverse("login")):
+        body = client.get(url).content.decode()
+        assert "<script>" not in body
+        assert all('src="' in tag for tag in body.split("<script")[1:])
+
+
+def test_healthz_answers_ok_without_login(client):
+    response = client.get(reverse("core:healthz"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_healthz_refuses_writes(client):
+    assert client.post(reverse("core:healthz")).status_code == 405
+
+
+def test_login_page_has_labelled_fields_and_a_log_in_button(client):
+    body = client.get(reverse("login")).content.decode()
+
+    assert '<label for="id_username">Username</label>' in body
+    assert '<label for="id_password">Password</label>' in body
+    assert 'id="id_username"' in body
+    assert 'id="id_password"' in body
+    assert '<button type="submit" class="button">Log in</button>' in body
+
+
+def test_login_with_valid_credentials_goes_home(client, django_user_model):
+    django_user_model.objects.create_user(username="ana", password="a long passphrase")
+
+    response = client.post(
+        reverse("login"), {"username": "ana", "password": "a long passphrase"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("core:home")
+
+
+def test_login_with_a_wrong_password_shows_an_error(client, django_user_model):
+    django_user_model.objects.create_user(username="ana", password="a long passphrase")
+
+    response = client.post(reverse("login"), {"username": "ana", "password": "nope"})
+
+    assert response.status_code == 200
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_sign_out_is_a_post_and_ends_the_session(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="ana"))
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+    assert client.get(reverse("core:home")).status_code == 302

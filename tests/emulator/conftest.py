@@ -1,0 +1,89 @@
+"""Fixtures that run the emulator as a real HTTP server on 127.0.0.1 and talk to it with boto3."""
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from apps.emulator.seed import generate_image_sets
+from apps.emulator.server import EmulatorServer
+
+
+def make_client(url: str, **config: object) -> object:
+    return boto3.client(
+        "medical-imaging",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(
+            inject_host_prefix=False,
+            retries={"mode": "standard", "max_attempts": 1},
+            **config,
+        ),
+    )
+
+
+@pytest.fixture
+def state_path(tmp_path) -> str:
+    return str(tmp_path / "emulator.sqlite3")
+
+
+@pytest.fixture
+def start_emulator(state_path) -> Iterator[Callable[..., EmulatorServer]]:
+    """Start emulators on free ports; every response is checked against the model."""
+    started: list[EmulatorServer] = []
+
+    def start(**options: object) -> EmulatorServer:
+        options = {"update_delay": 0, "validate_responses": True, **options}
+        server = EmulatorServer(state_path, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def emulator(start_emulator) -> EmulatorServer:
+    return start_emulator()
+
+
+@pytest.fixture
+def client(emulator):
+    return make_client(emulator.url)
+
+
+@pytest.fixture
+def seed_datastore(emulator) -> Callable[..., str]:
+    """Create an ACTIVE data store holding `count` generated image sets; returns its ID."""
+
+    def seed(
+        count: int = 20, *, name: str = "conformance", random_seed: int = 3
+    ) -> str:
+        datastore = emulator.store.create_datastore(
+            name=name, client_token=f"{name}-{random_seed}", status="ACTIVE"
+        )
+        emulator.store.add_seed_image_sets(
+            datastore["id"],
+            generate_image_sets(
+                count, datastore_id=datastore["id"], random_seed=random_seed
+            ),
+        )
+        return datastore["id"]
+
+    return seed
+
+
+def control(url: str, path: str, payload: dict | None = None) -> dict:
+    """Call one of the emulator's `/_emulator/` test knobs."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(
+        f"{url}/_emulator/{path}", data=data, method="POST" if data else "GET"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
