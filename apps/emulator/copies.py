@@ -6,7 +6,8 @@ case the destination keeps its own.
 """
 
 import copy
-import json
+
+import orjson
 
 from apps.emulator.errors import ServiceQuotaExceededException, ValidationException
 from apps.emulator.updates import UpdateRejected
@@ -17,8 +18,8 @@ MAX_COPIED_FRAMES = 1000
 def parse_copiable_attributes(text: str) -> dict:
     """The `{"Study": {"Series": {uid: {"Instances": {uid: {}}}}}}` selection of instances."""
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
         raise ValidationException("copiableAttributes is not valid JSON") from error
     series = (
         document.get("Study", {}).get("Series") if isinstance(document, dict) else None

@@ -19,6 +19,8 @@ from apps.emulator.state import ACCOUNT_ID, Store, UpdateRequest
 from apps.emulator.updates import parse_updates_blob
 
 MAX_UPDATE_PAYLOAD_BYTES = 10 * 1024
+# Versions are stored as SQLite integers; larger numbers can not name a version.
+MAX_VERSION = 2**31 - 1
 _ARN = re.compile(
     r"arn:aws[a-z-]*:medical-imaging:[a-z0-9-]+:(?P<account>[0-9]{12}):"
     r"datastore/(?P<datastore>[0-9a-z]{32})(/imageset/(?P<image_set>[0-9a-z]{32}))?"
@@ -78,8 +80,8 @@ def _version_number(value: str | None, member: str) -> int | None:
     if value is None:
         return None
     number = int(value)
-    if number < 1:
-        raise ValidationException(f"{member} must be 1 or greater")
+    if not 1 <= number <= MAX_VERSION:
+        raise ValidationException(f"{member} must be between 1 and {MAX_VERSION}")
     return number
 
 

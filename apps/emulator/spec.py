@@ -187,6 +187,8 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
     expected = _JSON_TYPES.get(kind)
     if expected and not isinstance(value, expected):
         raise ValidationException(f"Value at '{path}' must be of type {kind}")
+    if kind == "string":
+        _require_utf8(value, path)
     if kind == "structure":
         return {
             name: _from_json(member, value[name], f"{path}.{name}")
@@ -203,6 +205,16 @@ def _from_json(shape: Shape, value: Any, path: str) -> Any:
             for k, v in value.items()
         }
     return value
+
+
+def _require_utf8(value: str, path: str) -> None:
+    # JSON can carry lone surrogates, which are not text and can not be stored.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationException(
+            f"Value at '{path}' is not valid UTF-8 text"
+        ) from error
 
 
 def _timestamp(value: Any, path: str) -> float:

@@ -5,11 +5,11 @@ Malformed blobs are synchronous `ValidationException`s; DICOM-level violations r
 """
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from apps.emulator.documents import parse_study_instant
@@ -105,8 +105,9 @@ class UpdateRules:
 def parse_updates_blob(blob: bytes, member: str) -> dict:
     """Decode one DICOMUpdates blob; a malformed one is a synchronous ValidationException."""
     try:
-        document = json.loads(blob.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # orjson also refuses lone surrogates, which could not be stored.
+        document = orjson.loads(blob)
+    except orjson.JSONDecodeError as error:
         raise ValidationException(f"{member} is not valid JSON") from error
     if not isinstance(document, dict):
         raise ValidationException(f"{member} must be a JSON object")
