@@ -1,5 +1,6 @@
 """Fixtures that run the emulator as a real HTTP server on 127.0.0.1 and talk to it with boto3."""
 
+import hashlib
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -10,6 +11,11 @@ from botocore.config import Config
 
 from apps.emulator.seed import generate_image_sets
 from apps.emulator.server import EmulatorServer
+
+
+def stable_id(*parts: object) -> str:
+    """A data store ID fixed by its parts, so the generated archive is the same every run."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 def make_client(url: str, **config: object) -> object:
@@ -66,7 +72,10 @@ def seed_datastore(emulator) -> Callable[..., str]:
         count: int = 20, *, name: str = "conformance", random_seed: int = 3
     ) -> str:
         datastore = emulator.store.create_datastore(
-            name=name, client_token=f"{name}-{random_seed}", status="ACTIVE"
+            name=name,
+            client_token=f"{name}-{random_seed}",
+            status="ACTIVE",
+            datastore_id=stable_id(name, random_seed),
         )
         emulator.store.add_seed_image_sets(
             datastore["id"],

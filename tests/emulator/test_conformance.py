@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from apps.emulator.seed import generate_image_sets
-from tests.emulator.conftest import control, make_client
+from tests.emulator.conftest import control, make_client, stable_id
 
 pytestmark = pytest.mark.emulator
 
@@ -729,7 +729,10 @@ def wait_until_unlocked(client, datastore_id: str, image_set_id: str) -> dict:
 
 def seed_datastore_on(server, count: int) -> str:
     datastore = server.store.create_datastore(
-        name="delayed", client_token="delayed", status="ACTIVE"
+        name="delayed",
+        client_token="delayed",
+        status="ACTIVE",
+        datastore_id=stable_id("delayed", 11),
     )
     server.store.add_seed_image_sets(
         datastore["id"],
@@ -1183,8 +1186,10 @@ def test_update_with_include_study_image_sets_versions_every_primary_set_of_the_
 def test_strict_mode_refuses_patient_level_edits_of_primary_image_sets(start_emulator):
     server = start_emulator(strict=True)
     client = make_client(server.url)
-    datastore_id = seed_datastore_on(server, 3)
-    image_set_id = search_all(client, datastore_id)[0]["imageSetId"]
+    datastore_id = seed_datastore_on(server, 8)
+    image_set_id = next(
+        s["imageSetId"] for s in search_all(client, datastore_id) if s["isPrimary"]
+    )
     update(
         client,
         datastore_id,
