@@ -21,9 +21,8 @@ def parse_copiable_attributes(text: str) -> dict:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise ValidationException("copiableAttributes is not valid JSON") from error
-    series = (
-        document.get("Study", {}).get("Series") if isinstance(document, dict) else None
-    )
+    study = document.get("Study") if isinstance(document, dict) else None
+    series = study.get("Series") if isinstance(study, dict) else None
     if not isinstance(series, dict) or not all(
         isinstance(item, dict) and isinstance(item.get("Instances", {}), dict)
         for item in series.values()

@@ -8,9 +8,9 @@ import datetime
 import re
 from typing import Any
 
-_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 # DICOM TM: HH, HHMM, HHMMSS or HHMMSS.F{1,6}; missing parts mean zero.
-_TIME = re.compile(r"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?")
+_TIME = re.compile(r"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?", re.ASCII)
 
 _STUDY_TAGS = {
     "DICOMStudyInstanceUID": "StudyInstanceUID",

@@ -79,7 +79,8 @@ def _image_set_properties(props: dict, context: Context) -> dict:
 def _version_number(value: str | None, member: str) -> int | None:
     if value is None:
         return None
-    number = int(value)
+    # Only the pattern \d+ bounds the text, so keep int() away from absurd lengths.
+    number = int(value) if len(value) <= len(str(MAX_VERSION)) else MAX_VERSION + 1
     if not 1 <= number <= MAX_VERSION:
         raise ValidationException(f"{member} must be between 1 and {MAX_VERSION}")
     return number
@@ -204,7 +205,9 @@ def UpdateImageSetMetadata(store: Store, params: dict, context: Context) -> dict
                 "includeStudyImageSets is not supported with revertToVersionId"
             )
         request = UpdateRequest(
-            revert_to=int(updates["revertToVersionId"]),
+            revert_to=_version_number(
+                updates["revertToVersionId"], "revertToVersionId"
+            ),
             force=params.get("force", False),
         )
     else:

@@ -8,7 +8,6 @@ import base64
 import binascii
 import datetime
 import functools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ def routes() -> tuple[Route, ...]:
         operation = model.operation_model(name)
         path = operation.http["requestUri"].split("?")[0]
         regex = "".join(
-            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+            f"(?P<{part[1:-1]}>[^/]*)" if part.startswith("{") else re.escape(part)
             for part in re.split(r"(\{[^}]+\})", path)
         )
         table.append(
@@ -131,8 +130,9 @@ def _json_body(body: bytes) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # orjson bounds nesting depth and integer size, so no body can exhaust the parser.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
         raise ValidationException("Request body is not valid JSON") from error
 
 
@@ -141,7 +141,7 @@ def _from_query(member: Shape, values: list[str], wire_name: str) -> Any:
         return values
     value = values[-1]
     if member.type_name == "integer":
-        if not re.fullmatch(r"-?\d{1,10}", value):
+        if not re.fullmatch(r"-?[0-9]{1,10}", value):
             raise ValidationException(
                 f"Value '{value}' at '{wire_name}' is not an integer"
             )

@@ -394,9 +394,11 @@ def vr_accepts(vr: str, value: Any) -> bool:
     if vr in _NUMERIC_VRS:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if vr == "IS":
-        return _numeric_string(value, r"[+-]?\d{1,12}", 12)
+        return _numeric_string(value, r"[+-]?[0-9]{1,12}", 12)
     if vr == "DS":
-        return _numeric_string(value, r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", 16)
+        return _numeric_string(
+            value, r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", 16
+        )
     if not isinstance(value, str):
         return False
     if vr == "DA":
@@ -406,7 +408,7 @@ def vr_accepts(vr: str, value: Any) -> bool:
     if vr == "UI":
         return value == "" or (len(value) <= 64 and bool(_UID.fullmatch(value)))
     if vr == "AS":
-        return bool(re.fullmatch(r"\d{3}[DWMY]", value))
+        return bool(re.fullmatch(r"[0-9]{3}[DWMY]", value))
     if vr == "CS":
         return len(value) <= 16 and bool(re.fullmatch(r"[A-Z0-9 _]*", value))
     if vr == "PN":

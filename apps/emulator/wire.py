@@ -19,6 +19,7 @@ from apps.emulator.errors import (
     InternalServerException,
     ServiceError,
     ThrottlingException,
+    ValidationException,
 )
 from apps.emulator.handlers import HANDLERS, Context
 from apps.emulator.state import Store
@@ -131,7 +132,12 @@ class EmulatorApp:
                 region=region_match.group(1) if region_match else "us-east-1",
                 body_size=len(body),
             )
-            output = HANDLERS[operation.name](self.store, params, context)
+            handler = HANDLERS.get(operation.name)
+            if handler is None:
+                raise ValidationException(
+                    f"{operation.name} is not implemented by this emulator yet"
+                )
+            output = handler(self.store, params, context)
             if self.validate_responses:
                 violations = spec.constraint_violations(
                     operation.output_shape,

@@ -18,7 +18,12 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-def make_client(url: str, **config: object) -> object:
+def make_client(url: str, *, attempts: int = 1) -> object:
+    """A boto3 client for the emulator making at most `attempts` attempts per call.
+
+    botocore's `max_attempts` counts retries; `total_max_attempts` counts every attempt.
+    One attempt by default, so a retried 500 can not pass for a success.
+    """
     return boto3.client(
         "medical-imaging",
         endpoint_url=url,
@@ -27,10 +32,27 @@ def make_client(url: str, **config: object) -> object:
         aws_secret_access_key="testing",
         config=Config(
             inject_host_prefix=False,
-            retries={"mode": "standard", "max_attempts": 1},
-            **config,
+            retries={"mode": "standard", "total_max_attempts": attempts},
         ),
     )
+
+
+def seed_archive(
+    server: EmulatorServer, count: int, *, name: str, random_seed: int
+) -> tuple[str, list[str]]:
+    """An ACTIVE data store of `count` generated image sets: its ID and the image set IDs."""
+    datastore_id = stable_id(name, random_seed)
+    server.store.create_datastore(
+        name=name,
+        client_token=f"{name}-{random_seed}",
+        status="ACTIVE",
+        datastore_id=datastore_id,
+    )
+    image_sets = list(
+        generate_image_sets(count, datastore_id=datastore_id, random_seed=random_seed)
+    )
+    server.store.add_seed_image_sets(datastore_id, image_sets)
+    return datastore_id, [item.image_set_id for item in image_sets]
 
 
 @pytest.fixture
@@ -71,19 +93,7 @@ def seed_datastore(emulator) -> Callable[..., str]:
     def seed(
         count: int = 20, *, name: str = "conformance", random_seed: int = 3
     ) -> str:
-        datastore = emulator.store.create_datastore(
-            name=name,
-            client_token=f"{name}-{random_seed}",
-            status="ACTIVE",
-            datastore_id=stable_id(name, random_seed),
-        )
-        emulator.store.add_seed_image_sets(
-            datastore["id"],
-            generate_image_sets(
-                count, datastore_id=datastore["id"], random_seed=random_seed
-            ),
-        )
-        return datastore["id"]
+        return seed_archive(emulator, count, name=name, random_seed=random_seed)[0]
 
     return seed
 

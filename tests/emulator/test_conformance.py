@@ -10,8 +10,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from apps.emulator.seed import generate_image_sets
-from tests.emulator.conftest import control, make_client, stable_id
+from tests.emulator.conftest import control, make_client, seed_archive
 
 pytestmark = pytest.mark.emulator
 
@@ -656,7 +655,7 @@ def test_update_example_1_patient_name_answers_locked_updating_then_updated(
 ):
     server = start_emulator(update_delay=0.5)
     client = make_client(server.url)
-    datastore_id = seed_datastore_on(server, 3)
+    datastore_id = seed_archive(server, 3, name="delayed", random_seed=11)[0]
     image_set_id = search_all(client, datastore_id)[0]["imageSetId"]
     response = update(
         client,
@@ -725,20 +724,6 @@ def wait_until_unlocked(client, datastore_id: str, image_set_id: str) -> dict:
             return properties
         time.sleep(0.05)
     raise AssertionError("the image set stayed LOCKED")
-
-
-def seed_datastore_on(server, count: int) -> str:
-    datastore = server.store.create_datastore(
-        name="delayed",
-        client_token="delayed",
-        status="ACTIVE",
-        datastore_id=stable_id("delayed", 11),
-    )
-    server.store.add_seed_image_sets(
-        datastore["id"],
-        generate_image_sets(count, datastore_id=datastore["id"], random_seed=11),
-    )
-    return datastore["id"]
 
 
 def test_update_with_a_stale_version_is_the_documented_not_found(
@@ -1186,7 +1171,7 @@ def test_update_with_include_study_image_sets_versions_every_primary_set_of_the_
 def test_strict_mode_refuses_patient_level_edits_of_primary_image_sets(start_emulator):
     server = start_emulator(strict=True)
     client = make_client(server.url)
-    datastore_id = seed_datastore_on(server, 8)
+    datastore_id = seed_archive(server, 8, name="strict", random_seed=11)[0]
     image_set_id = next(
         s["imageSetId"] for s in search_all(client, datastore_id) if s["isPrimary"]
     )
