@@ -120,6 +120,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_htmx",
     "apps.core",
+    "apps.healthimaging",
+    "apps.imagesets",
     "apps.emulator",
 ]
 
@@ -242,6 +244,10 @@ if not AWS_REGION.strip():
 HEALTHIMAGING_ENDPOINT_URL = env_url(
     "HEALTHIMAGING_ENDPOINT_URL", default="", schemes={"http", "https"}
 )
+# Connect and read timeout of each HealthImaging call, in seconds.
+HEALTHIMAGING_TIMEOUT_SECONDS = env.float("HEALTHIMAGING_TIMEOUT_SECONDS", default=10.0)
+if not 0 < HEALTHIMAGING_TIMEOUT_SECONDS <= 300:
+    raise ImproperlyConfigured("HEALTHIMAGING_TIMEOUT_SECONDS must be between 0 and 300")
 
 # --- Celery -------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import control, make_client, seed_archive
+from tests.support.emulator import control, make_client, seed_archive
 
 pytestmark = pytest.mark.emulator
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import control, make_client, seed_archive
+from tests.support.emulator import control, make_client, seed_archive
 
 pytestmark = pytest.mark.emulator
 

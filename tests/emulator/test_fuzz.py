@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from apps.emulator.handlers import HANDLERS
 from apps.emulator.server import EmulatorServer
-from tests.emulator.conftest import make_client, seed_archive
+from tests.support.emulator import make_client, seed_archive
 
 pytestmark = pytest.mark.emulator
 

@@ -1,0 +1,246 @@
+"""The one place the portal talks to AWS HealthImaging.
+
+Owns the boto3 client (built once from settings; credentials from the default AWS chain),
+returns typed results with metadata already un-gzipped, and translates every botocore error
+into the small family in `apps.healthimaging.errors`.
+"""
+
+import functools
+import gzip
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+from apps.healthimaging import errors
+from apps.healthimaging.types import (
+    Datastore,
+    DicomTags,
+    ImageSet,
+    ImageSetSummary,
+    SearchPage,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_ERRORS: dict[str, type[errors.HealthImagingError]] = {
+    "ResourceNotFoundException": errors.NotFound,
+    "ConflictException": errors.Conflict,
+    "ValidationException": errors.InvalidRequest,
+    "BadRequestException": errors.InvalidRequest,
+    "AccessDeniedException": errors.AccessDenied,
+    "ThrottlingException": errors.Throttled,
+    "ServiceQuotaExceededException": errors.Throttled,
+    "InternalServerException": errors.Unavailable,
+}
+_TAGS = {
+    "DICOMPatientId": "patient_id",
+    "DICOMPatientName": "patient_name",
+    "DICOMPatientBirthDate": "patient_birth_date",
+    "DICOMPatientSex": "patient_sex",
+    "DICOMStudyInstanceUID": "study_instance_uid",
+    "DICOMStudyId": "study_id",
+    "DICOMStudyDescription": "study_description",
+    "DICOMAccessionNumber": "accession_number",
+    "DICOMStudyDate": "study_date",
+    "DICOMStudyTime": "study_time",
+    "DICOMSeriesInstanceUID": "series_instance_uid",
+    "DICOMSeriesModality": "modality",
+    "DICOMSeriesBodyPart": "body_part",
+    "DICOMSeriesNumber": "series_number",
+    "DICOMNumberOfStudyRelatedSeries": "series_count",
+    "DICOMNumberOfStudyRelatedInstances": "instance_count",
+}
+
+
+def _translated(call: Callable[..., T]) -> Callable[..., T]:
+    """Turn botocore's errors into ours; the service's message is kept, never logged with PHI."""
+
+    @functools.wraps(call)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return call(*args, **kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            kind = _ERRORS.get(code) or (
+                errors.Unavailable if status >= 500 else errors.HealthImagingError
+            )
+            logger.warning("HealthImaging %s failed: %s", call.__name__, code or status)
+            raise kind(
+                error.response.get("Error", {}).get("Message", ""), code=code
+            ) from error
+        except BotoCoreError as error:
+            # Connection refused, timeouts, DNS: the service is out of reach.
+            logger.warning(
+                "HealthImaging %s unreachable: %s", call.__name__, type(error).__name__
+            )
+            raise errors.Unavailable(str(error), code=type(error).__name__) from error
+
+    return wrapper
+
+
+class HealthImagingGateway:
+    """HealthImaging operations, named after them; takes the client so tests can stub it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @_translated
+    def list_datastores(self) -> list[Datastore]:
+        paginator = self.client.get_paginator("list_datastores")
+        return [
+            _datastore(summary)
+            for page in paginator.paginate()
+            for summary in page["datastoreSummaries"]
+        ]
+
+    @_translated
+    def get_datastore(self, datastore_id: str) -> Datastore:
+        response = self.client.get_datastore(datastoreId=datastore_id)
+        return _datastore(response["datastoreProperties"])
+
+    @_translated
+    def search_image_sets(
+        self,
+        datastore_id: str,
+        *,
+        criteria: dict | None = None,
+        max_results: int = 50,
+        next_token: str | None = None,
+    ) -> SearchPage:
+        """One page of results: exactly one SearchImageSets call."""
+        kwargs: dict[str, Any] = {
+            "datastoreId": datastore_id,
+            "maxResults": max_results,
+        }
+        if criteria:
+            kwargs["searchCriteria"] = criteria
+        if next_token:
+            kwargs["nextToken"] = next_token
+        response = self.client.search_image_sets(**kwargs)
+        return SearchPage(
+            items=tuple(
+                _summary(item) for item in response["imageSetsMetadataSummaries"]
+            ),
+            next_token=response.get("nextToken"),
+        )
+
+    def iter_image_sets(
+        self, datastore_id: str, *, criteria: dict | None = None
+    ) -> Iterator[ImageSetSummary]:
+        """Every matching image set, page after page."""
+        token = None
+        while True:
+            page = self.search_image_sets(
+                datastore_id, criteria=criteria, next_token=token
+            )
+            yield from page.items
+            token = page.next_token
+            if not token:
+                return
+
+    @_translated
+    def get_image_set(
+        self, datastore_id: str, image_set_id: str, *, version: int | None = None
+    ) -> ImageSet:
+        kwargs: dict[str, Any] = {
+            "datastoreId": datastore_id,
+            "imageSetId": image_set_id,
+        }
+        if version is not None:
+            kwargs["versionId"] = str(version)
+        response = self.client.get_image_set(**kwargs)
+        return ImageSet(
+            datastore_id=response["datastoreId"],
+            image_set_id=response["imageSetId"],
+            version=int(response["versionId"]),
+            state=response["imageSetState"],
+            workflow_status=response.get("imageSetWorkflowStatus"),
+            created_at=response.get("createdAt"),
+            updated_at=response.get("updatedAt"),
+            deleted_at=response.get("deletedAt"),
+            message=response.get("message"),
+            arn=response.get("imageSetArn"),
+            is_primary=response.get("isPrimary"),
+            forced=bool(response.get("overrides", {}).get("forced")),
+        )
+
+    @_translated
+    def get_image_set_metadata(
+        self, datastore_id: str, image_set_id: str, *, version: int | None = None
+    ) -> dict:
+        """The metadata document, un-gzipped and parsed (boto3 hands back the gzip bytes)."""
+        kwargs: dict[str, Any] = {
+            "datastoreId": datastore_id,
+            "imageSetId": image_set_id,
+        }
+        if version is not None:
+            kwargs["versionId"] = str(version)
+        response = self.client.get_image_set_metadata(**kwargs)
+        body = response["imageSetMetadataBlob"].read()
+        if response.get("contentEncoding") == "gzip" or body[:2] == b"\x1f\x8b":
+            body = gzip.decompress(body)
+        return json.loads(body)
+
+
+def _datastore(item: dict) -> Datastore:
+    return Datastore(
+        datastore_id=item["datastoreId"],
+        name=item.get("datastoreName", ""),
+        status=item["datastoreStatus"],
+        arn=item.get("datastoreArn"),
+        created_at=item.get("createdAt"),
+        updated_at=item.get("updatedAt"),
+    )
+
+
+def _summary(item: dict) -> ImageSetSummary:
+    tags = item.get("DICOMTags", {})
+    return ImageSetSummary(
+        image_set_id=item["imageSetId"],
+        version=item.get("version"),
+        created_at=item.get("createdAt"),
+        updated_at=item.get("updatedAt"),
+        is_primary=item.get("isPrimary"),
+        tags=DicomTags(
+            **{field: tags[key] for key, field in _TAGS.items() if key in tags}
+        ),
+    )
+
+
+def build_client(
+    *, endpoint_url: str | None, region: str, timeout_seconds: float
+) -> Any:
+    # The image set operations carry a `runtime-` host prefix that an emulator endpoint can
+    # not serve; with an endpoint override the prefix is turned off.
+    config = Config(
+        region_name=region,
+        inject_host_prefix=not endpoint_url,
+        retries={"mode": "standard", "total_max_attempts": 3},
+        connect_timeout=timeout_seconds,
+        read_timeout=timeout_seconds,
+        max_pool_connections=20,
+    )
+    return boto3.session.Session().client(
+        "medical-imaging", endpoint_url=endpoint_url or None, config=config
+    )
+
+
+@functools.cache
+def get_gateway() -> HealthImagingGateway:
+    """The portal's gateway, built once per process from settings."""
+    return HealthImagingGateway(
+        build_client(
+            endpoint_url=settings.HEALTHIMAGING_ENDPOINT_URL,
+            region=settings.AWS_REGION,
+            timeout_seconds=settings.HEALTHIMAGING_TIMEOUT_SECONDS,
+        )
+    )

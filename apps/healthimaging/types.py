@@ -1,0 +1,76 @@
+"""Typed results of HealthImaging calls: frozen dataclasses in snake_case."""
+
+import datetime
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Datastore:
+    datastore_id: str
+    name: str
+    status: str
+    arn: str | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class DicomTags:
+    """The patient, study and series attributes a search summary carries; absent ones are None."""
+
+    patient_id: str | None = None
+    patient_name: str | None = None
+    patient_birth_date: str | None = None
+    patient_sex: str | None = None
+    study_instance_uid: str | None = None
+    study_id: str | None = None
+    study_description: str | None = None
+    accession_number: str | None = None
+    study_date: str | None = None
+    study_time: str | None = None
+    series_instance_uid: str | None = None
+    modality: str | None = None
+    body_part: str | None = None
+    series_number: int | None = None
+    series_count: int | None = None
+    instance_count: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageSetSummary:
+    image_set_id: str
+    version: int | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+    is_primary: bool | None
+    tags: DicomTags
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and the token for the next page (None on the last)."""
+
+    items: tuple[ImageSetSummary, ...]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """An image set's properties at one version (GetImageSet)."""
+
+    datastore_id: str
+    image_set_id: str
+    version: int
+    state: str
+    workflow_status: str | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+    deleted_at: datetime.datetime | None
+    message: str | None
+    arn: str | None
+    is_primary: bool | None
+    forced: bool
+
+    @property
+    def is_locked(self) -> bool:
+        return self.state == "LOCKED"
