@@ -3,7 +3,7 @@ export
 
 PYTHON := .venv/bin/python
 
-.PHONY: install lint fmt test check demo bench
+.PHONY: install browser lint fmt test check demo bench
 
 install: .venv/.installed
 
@@ -16,7 +16,11 @@ lint: install
 fmt: install
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
-test: install lint
+# The end-to-end tests drive Debian's chromium; Playwright never downloads a browser here.
+browser:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; else echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e tests skip without it)"; fi; }
+
+test: install lint browser
 	.venv/bin/pytest
 
 check: install
@@ -26,4 +30,4 @@ demo: install
 	$(PYTHON) manage.py demo
 
 bench: install
-	$(PYTHON) -m tests.bench.emulator_search
+	$(PYTHON) -m tests.bench.emulator_search && $(PYTHON) -m tests.bench.portal_search

@@ -247,7 +247,9 @@ HEALTHIMAGING_ENDPOINT_URL = env_url(
 # Connect and read timeout of each HealthImaging call, in seconds.
 HEALTHIMAGING_TIMEOUT_SECONDS = env.float("HEALTHIMAGING_TIMEOUT_SECONDS", default=10.0)
 if not 0 < HEALTHIMAGING_TIMEOUT_SECONDS <= 300:
-    raise ImproperlyConfigured("HEALTHIMAGING_TIMEOUT_SECONDS must be between 0 and 300")
+    raise ImproperlyConfigured(
+        "HEALTHIMAGING_TIMEOUT_SECONDS must be between 0 and 300"
+    )
 
 # --- Celery -------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
-"""The home page and the liveness probe."""
+"""The home page (the data stores list is the front door) and the liveness probe."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
 
 @require_safe
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    return redirect("imagesets:datastore-list")
 
 
 @require_safe

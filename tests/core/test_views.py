@@ -11,31 +11,24 @@ def test_home_redirects_anonymous_users_to_login(client):
     assert response["Location"] == f"{reverse('login')}?next=/"
 
 
-def test_home_shows_the_product_to_a_signed_in_user(client, django_user_model):
+def test_home_sends_a_signed_in_user_to_the_data_stores(client, django_user_model):
     user = django_user_model.objects.create_user(username="ana", password="x")
     client.force_login(user)
 
     response = client.get(reverse("core:home"))
 
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert "HealthImaging" in body
-    assert "Search arrives soon" in body
-    assert 'id="main"' in body
-    assert 'href="#main"' in body
-    assert f'action="{reverse("logout")}"' in body
+    assert response.status_code == 302
+    assert response["Location"] == reverse("imagesets:datastore-list")
 
 
-def test_home_page_loads_htmx_and_sends_the_csrf_token_with_htmx_requests(
-    client, django_user_model
-):
-    client.force_login(django_user_model.objects.create_user(username="ana"))
-
-    body = client.get(reverse("core:home")).content.decode()
+def test_pages_load_htmx_and_send_the_csrf_token_with_htmx_requests(client):
+    body = client.get(reverse("login")).content.decode()
 
     assert "htmx" in body
     assert "<script src=" in body
     assert 'hx-headers=\'{"x-csrftoken": "' in body
+    assert 'id="main"' in body
+    assert 'href="#main"' in body
 
 
 def test_pages_carry_no_inline_scripts(client, django_user_model):
