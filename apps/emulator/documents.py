@@ -30,7 +30,6 @@ _SERIES_TAGS = {
     "DICOMSeriesInstanceUID": "SeriesInstanceUID",
     "DICOMSeriesModality": "Modality",
     "DICOMSeriesBodyPart": "BodyPartExamined",
-    "DICOMSeriesNumber": "SeriesNumber",
 }
 # The model caps summary strings; a longer stored value is left out rather than sent broken.
 _TAG_MAX_LENGTH = {
@@ -89,15 +88,9 @@ def dicom_tags(metadata: dict) -> dict[str, Any]:
     if series:
         first = next(iter(series.values())).get("DICOM", {})
         for tag, keyword in _SERIES_TAGS.items():
-            tags[tag] = (
-                first.get(keyword)
-                if tag == "DICOMSeriesNumber"
-                else _text(first.get(keyword))
-            )
-        if not isinstance(tags["DICOMSeriesNumber"], int) or isinstance(
-            tags["DICOMSeriesNumber"], bool
-        ):
-            tags["DICOMSeriesNumber"] = _integer(tags["DICOMSeriesNumber"])
+            tags[tag] = _text(first.get(keyword))
+        # An int32 in the summary; stored as an IS string or a number.
+        tags["DICOMSeriesNumber"] = _integer(first.get("SeriesNumber"))
     tags["DICOMNumberOfStudyRelatedSeries"] = len(series)
     tags["DICOMNumberOfStudyRelatedInstances"] = sum(
         len(item.get("Instances", {})) for item in series.values()

@@ -24,6 +24,7 @@ from apps.emulator import search, tokens
 from apps.emulator.copies import copy_instances
 from apps.emulator.documents import dicom_tags, search_keys
 from apps.emulator.errors import (
+    STALE_VERSION_MESSAGE,
     ConflictException,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
@@ -601,9 +602,7 @@ class Store:
                 f"{image_set['workflow_status']}"
             )
         if latest_version is not None and latest_version != image_set["latest_version"]:
-            raise ResourceNotFoundException(
-                "Requested version(s) of ImageSet(s) is not the latest."
-            )
+            raise ResourceNotFoundException(STALE_VERSION_MESSAGE)
         return image_set
 
     def _revert_target(
@@ -908,16 +907,6 @@ class Store:
             # Fresh statistics let the planner pick the identifier indexes for EQUAL searches.
             db.execute("ANALYZE")
             return added
-
-    def count_image_sets(self, datastore_id: str) -> int:
-        return (
-            self._read()
-            .execute(
-                "SELECT COUNT(*) FROM image_sets WHERE datastore_id = ? AND state != 'DELETED'",
-                (datastore_id,),
-            )
-            .fetchone()[0]
-        )
 
     # -- tags ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import functools
 import gzip
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
@@ -132,20 +132,6 @@ class HealthImagingGateway:
             ),
             next_token=response.get("nextToken"),
         )
-
-    def iter_image_sets(
-        self, datastore_id: str, *, criteria: dict | None = None
-    ) -> Iterator[ImageSetSummary]:
-        """Every matching image set, page after page."""
-        token = None
-        while True:
-            page = self.search_image_sets(
-                datastore_id, criteria=criteria, next_token=token
-            )
-            yield from page.items
-            token = page.next_token
-            if not token:
-                return
 
     @_translated
     def get_image_set(

@@ -7,9 +7,12 @@ expired or foreign paging cursor, which is an expected state of old links, not a
 import functools
 from dataclasses import dataclass
 
+from django.contrib.sessions.backends.base import SessionBase
+
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import get_gateway
 from apps.healthimaging.types import Datastore, ImageSet, ImageSetSummary
+from apps.imagesets import paging
 from apps.imagesets.metadata import MetadataTree, metadata_tree
 
 
@@ -71,6 +74,43 @@ def image_set_search(
             return SearchResults(expired=True)
         raise
     return SearchResults(items=page.items, next_token=page.next_token)
+
+
+def image_set_results_page(
+    *,
+    session: SessionBase,
+    datastore_id: str,
+    path: str,
+    parameters: dict[str, str],
+    criteria: dict,
+    page_size: int,
+    page: int,
+    cursor: str | None,
+) -> tuple[SearchResults, paging.Pager]:
+    """Page `page` of a search and its links, remembering the cursors for Previous page.
+
+    `cursor` is the one in the URL; without it the session's trail for this search is used.
+    """
+    key = paging.trail_key(datastore_id, parameters)
+    cursor = paging.cursor_for(session, key=key, page=page, given=cursor)
+    results = image_set_search(
+        datastore_id=datastore_id,
+        criteria=criteria,
+        page_size=page_size,
+        page=page,
+        cursor=cursor,
+    )
+    pager = paging.pager_build(
+        session,
+        key=key,
+        path=path,
+        parameters=parameters,
+        page=page,
+        # A refused cursor is not remembered: its page links back to page 1.
+        cursor=None if results.expired else cursor,
+        next_token=results.next_token,
+    )
+    return results, pager
 
 
 def image_set_detail_get(*, datastore_id: str, image_set_id: str) -> ImageSetDetail:

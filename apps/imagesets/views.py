@@ -19,7 +19,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from apps.healthimaging import errors
-from apps.imagesets import paging, selectors
+from apps.imagesets import selectors
 from apps.imagesets.forms import ImageSetSearchForm
 
 View = Callable[..., HttpResponse]
@@ -146,27 +146,15 @@ def image_set_list(request: HttpRequest, datastore_id: str) -> HttpResponse:
     form = ImageSetSearchForm(request.GET)
     results = pager = None
     if form.is_valid():
-        parameters = form.search_parameters()
-        key = paging.trail_key(datastore_id, parameters)
-        cursor = paging.cursor_for(
-            request.session, key=key, page=form.page(), given=form.cursor()
-        )
-        results = selectors.image_set_search(
+        results, pager = selectors.image_set_results_page(
+            session=request.session,
             datastore_id=datastore_id,
+            path=request.path,
+            parameters=form.search_parameters(),
             criteria=form.criteria,
             page_size=form.cleaned_data["page_size"],
             page=form.page(),
-            cursor=cursor,
-        )
-        pager = paging.pager_build(
-            request.session,
-            key=key,
-            path=request.path,
-            parameters=parameters,
-            page=form.page(),
-            # A refused cursor is not remembered: its page links back to page 1.
-            cursor=None if results.expired else cursor,
-            next_token=results.next_token,
+            cursor=form.cursor(),
         )
     # Paging links swap only the results; the form swaps itself and the results.
     only_results = bool(request.htmx) and request.htmx.target == "results"

@@ -86,12 +86,6 @@ def test_search_image_sets_returns_typed_summaries_and_one_page_per_call(
     }
 
 
-def test_iter_image_sets_yields_every_image_set_once(gateway, browse_archive):
-    datastore_id, image_set_ids = browse_archive
-    found = [item.image_set_id for item in gateway.iter_image_sets(datastore_id)]
-    assert sorted(found) == sorted(image_set_ids)
-
-
 def test_get_image_set_and_metadata_come_back_typed_and_unzipped(
     gateway, browse_archive
 ):
