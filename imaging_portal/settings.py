@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+import limits
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
@@ -122,6 +123,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.healthimaging",
     "apps.imagesets",
+    "apps.audit",
+    "apps.edits",
     "apps.emulator",
 ]
 
@@ -276,10 +279,59 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Unacknowledged messages go back to the queue after this; it must exceed the longest task
+# (time limit) plus the longest countdown (EDIT_POLL_MAX_SECONDS), and it bounds how long a
+# killed worker's job waits before another worker takes it.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", default=300, minimum=2 * CELERY_TASK_TIME_LIMIT
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 300,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_timeout": 10,
     "health_check_interval": 25,
+}
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 30
+# A broker drop must not leave a running job running twice; the reconciler re-drives it.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Metadata edits -----------------------------------------------------------
+
+# How long an edit may wait for its image set to settle (LOCKED, throttled, unreachable)
+# before it stops as "still locked, check again".
+EDIT_DEADLINE_SECONDS = env_int("EDIT_DEADLINE_SECONDS", default=15 * 60, minimum=1)
+# Checks of an image set follow a growing delay: the time waited so far, within these bounds.
+EDIT_POLL_FIRST_SECONDS = env.float("EDIT_POLL_FIRST_SECONDS", default=2.0)
+EDIT_POLL_MAX_SECONDS = env.float("EDIT_POLL_MAX_SECONDS", default=30.0)
+if not 0 < EDIT_POLL_FIRST_SECONDS <= EDIT_POLL_MAX_SECONDS <= 60:
+    raise ImproperlyConfigured(
+        "EDIT_POLL_FIRST_SECONDS and EDIT_POLL_MAX_SECONDS must satisfy 0 < first <= max <= 60"
+    )
+# UpdateImageSetMetadata calls allowed across all workers: HealthImaging's default quota is
+# 0.25 per second with a burst of 1. Syntax of the `limits` library: "1 per 4 seconds".
+HEALTHIMAGING_UPDATE_RATE = env.str(
+    "HEALTHIMAGING_UPDATE_RATE", default="1 per 4 seconds"
+)
+try:
+    _update_rate = limits.parse(HEALTHIMAGING_UPDATE_RATE)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"HEALTHIMAGING_UPDATE_RATE must read like '1 per 4 seconds', got {HEALTHIMAGING_UPDATE_RATE!r}"
+    ) from None
+# Where the shared limiter keeps its window: Redis, so every worker sees the same one.
+EDIT_RATE_LIMIT_STORAGE_URL = env.str("EDIT_RATE_LIMIT_STORAGE_URL", default=REDIS_URL)
+# The reconciler (Celery beat) re-drives edits whose next check is this late.
+EDIT_RECONCILE_INTERVAL_SECONDS = env_int(
+    "EDIT_RECONCILE_INTERVAL_SECONDS", default=60, minimum=1
+)
+EDIT_RECONCILE_GRACE_SECONDS = env_int(
+    "EDIT_RECONCILE_GRACE_SECONDS", default=60, minimum=1
+)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-edits": {
+        "task": "apps.edits.tasks.reconcile_edits",
+        "schedule": float(EDIT_RECONCILE_INTERVAL_SECONDS),
+    }
 }
 
 # --- Demo (`manage.py demo`) --------------------------------------------------

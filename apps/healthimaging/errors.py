@@ -29,6 +29,20 @@ class Conflict(HealthImagingError):
     )
 
 
+class StaleVersion(Conflict):
+    """The version a write was based on is no longer the latest one."""
+
+    user_message = "The image set has changed since you loaded it."
+
+
+class Locked(Conflict):
+    """The image set is LOCKED by a write in progress (an update, copy or import)."""
+
+    user_message = (
+        "The image set is busy with another change. Try again when it is done."
+    )
+
+
 class InvalidRequest(HealthImagingError):
     user_message = "HealthImaging refused the request as invalid."
 

@@ -23,12 +23,18 @@ from apps.healthimaging.types import (
     DicomTags,
     ImageSet,
     ImageSetSummary,
+    ImageSetVersion,
     SearchPage,
+    UpdateAccepted,
 )
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The service answers a write based on an old version with a 404 and this text
+# (contract 4.3); it means "changed since", not "gone".
+_STALE_VERSION_TEXT = "is not the latest"
 
 _ERRORS: dict[str, type[errors.HealthImagingError]] = {
     "ResourceNotFoundException": errors.NotFound,
@@ -70,13 +76,14 @@ def _translated(call: Callable[..., T]) -> Callable[..., T]:
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            message = error.response.get("Error", {}).get("Message", "")
             kind = _ERRORS.get(code) or (
                 errors.Unavailable if status >= 500 else errors.HealthImagingError
             )
+            if kind is errors.NotFound and _STALE_VERSION_TEXT in message:
+                kind = errors.StaleVersion
             logger.warning("HealthImaging %s failed: %s", call.__name__, code or status)
-            raise kind(
-                error.response.get("Error", {}).get("Message", ""), code=code
-            ) from error
+            raise kind(message, code=code) from error
         except BotoCoreError as error:
             # Connection refused, timeouts, DNS: the service is out of reach.
             logger.warning(
@@ -175,6 +182,77 @@ class HealthImagingGateway:
         if response.get("contentEncoding") == "gzip" or body[:2] == b"\x1f\x8b":
             body = gzip.decompress(body)
         return json.loads(body)
+
+    @_translated
+    def list_image_set_versions(
+        self, datastore_id: str, image_set_id: str
+    ) -> list[ImageSetVersion]:
+        """Every version, all pages, newest first."""
+        paginator = self.client.get_paginator("list_image_set_versions")
+        versions = [
+            ImageSetVersion(
+                version=int(item["versionId"]),
+                state=item["imageSetState"],
+                workflow_status=item.get("imageSetWorkflowStatus"),
+                created_at=item.get("createdAt"),
+                updated_at=item.get("updatedAt"),
+                deleted_at=item.get("deletedAt"),
+                message=item.get("message"),
+                forced=bool(item.get("overrides", {}).get("forced")),
+            )
+            for page in paginator.paginate(
+                datastoreId=datastore_id, imageSetId=image_set_id
+            )
+            for item in page["imageSetPropertiesList"]
+        ]
+        return sorted(versions, key=lambda entry: entry.version, reverse=True)
+
+    @_translated
+    def update_image_set_metadata(
+        self,
+        datastore_id: str,
+        image_set_id: str,
+        *,
+        latest_version: int,
+        dicom_updates: dict | None = None,
+        revert_to_version: int | None = None,
+        force: bool = False,
+    ) -> UpdateAccepted:
+        """Start an update: DICOMUpdates (two JSON documents) or a revert, never both.
+
+        A LOCKED set raises `Locked`; a `latest_version` that is no longer the latest
+        raises `StaleVersion`. The answer comes at once; the set settles later.
+        """
+        if (dicom_updates is None) == (revert_to_version is None):
+            raise ValueError("give either dicom_updates or revert_to_version")
+        if revert_to_version is not None:
+            updates: dict[str, Any] = {"revertToVersionId": str(revert_to_version)}
+        else:
+            updates = {
+                "DICOMUpdates": {
+                    member: json.dumps(document, ensure_ascii=False).encode()
+                    for member, document in dicom_updates.items()
+                }
+            }
+        try:
+            response = self.client.update_image_set_metadata(
+                datastoreId=datastore_id,
+                imageSetId=image_set_id,
+                latestVersionId=str(latest_version),
+                force=force,
+                updateImageSetMetadataUpdates=updates,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConflictException":
+                message = error.response["Error"].get("Message", "")
+                raise errors.Locked(message, code="ConflictException") from error
+            raise
+        return UpdateAccepted(
+            version=int(response["latestVersionId"]),
+            state=response["imageSetState"],
+            workflow_status=response.get("imageSetWorkflowStatus"),
+            message=response.get("message"),
+        )
 
 
 def _datastore(item: dict) -> Datastore:

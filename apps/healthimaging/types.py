@@ -74,3 +74,34 @@ class ImageSet:
     @property
     def is_locked(self) -> bool:
         return self.state == "LOCKED"
+
+    @property
+    def is_settled(self) -> bool:
+        """No write is running on it: not LOCKED and no UPDATING* workflow."""
+        return not self.is_locked and not (self.workflow_status or "").startswith(
+            "UPDATING"
+        )
+
+
+@dataclass(frozen=True)
+class ImageSetVersion:
+    """One entry of an image set's version history (ListImageSetVersions)."""
+
+    version: int
+    state: str
+    workflow_status: str | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+    deleted_at: datetime.datetime | None
+    message: str | None
+    forced: bool
+
+
+@dataclass(frozen=True)
+class UpdateAccepted:
+    """UpdateImageSetMetadata's synchronous answer: the new version and the set's state."""
+
+    version: int
+    state: str
+    workflow_status: str | None
+    message: str | None

@@ -1,0 +1,264 @@
+"""HealthImaging's rules for metadata updates, checked before an edit is queued.
+
+From the contract (4.3, "DICOM-level rules"): some attributes can never be changed, some
+only with `force`; values must suit the attribute's value representation (VR). Checking here
+turns what would be an `UPDATE_FAILED` version minutes later into a message beside the field.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+from apps.edits.changes import AttributeChange, level_element
+
+NEVER_UPDATABLE = frozenset(
+    {
+        "SchemaVersion",
+        "DatastoreID",
+        "ImageSetID",
+        "PixelData",
+        "Checksum",
+        "Width",
+        "Height",
+        "MinPixelValue",
+        "MaxPixelValue",
+        "FrameSizeInBytes",
+    }
+)
+FORCE_REQUIRED = frozenset(
+    {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "StudyID"}
+)
+HEX_TAG = re.compile(r"[0-9A-F]{8}")
+NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+VALID_VRS = frozenset(
+    [
+        "AE",
+        "AS",
+        "AT",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "FD",
+        "FL",
+        "IS",
+        "LO",
+        "LT",
+        "OB",
+        "OD",
+        "OF",
+        "OL",
+        "OV",
+        "OW",
+        "PN",
+        "SH",
+        "SL",
+        "SQ",
+        "SS",
+        "ST",
+        "SV",
+        "TM",
+        "UC",
+        "UI",
+        "UL",
+        "UN",
+        "UR",
+        "US",
+        "UT",
+        "UV",
+    ]
+)
+_MAX_LENGTH = {
+    "AE": 16,
+    "AS": 4,
+    "CS": 16,
+    "DA": 8,
+    "DS": 16,
+    "DT": 26,
+    "IS": 12,
+    "LO": 64,
+    "LT": 10240,
+    "SH": 16,
+    "ST": 1024,
+    "TM": 14,
+    "UI": 64,
+}
+_CHECKS = {
+    "AS": re.compile(r"\d{3}[DWMY]"),
+    "CS": re.compile(r"[A-Z0-9 _]*"),
+    "DS": re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*"),
+    "IS": re.compile(r"\s*[+-]?\d+\s*"),
+    "UI": re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"),
+}
+_TIME = re.compile(r"(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?")
+
+
+@dataclass
+class Verdict:
+    """What the rules say about one change: refusals, and reasons it needs `force`."""
+
+    errors: list[str] = field(default_factory=list)
+    needs_force: list[str] = field(default_factory=list)
+
+
+def attribute_vr(attribute: str, document: dict | None = None) -> str | None:
+    """The attribute's VR: from the DICOM dictionary, or for private tags from the document."""
+    if HEX_TAG.fullmatch(attribute):
+        return None
+    try:
+        tag = tag_for_keyword(attribute)
+        return dictionary_VR(tag) if tag is not None else None
+    except KeyError:
+        return None
+
+
+def is_private_tag(attribute: str) -> bool:
+    return bool(HEX_TAG.fullmatch(attribute)) and int(attribute[3], 16) % 2 == 1
+
+
+def typed_value(text: str, vr: str | None) -> Any:
+    """The JSON value for what was typed: None when blank, a list when multi-valued
+    (DICOM's backslash delimiter), numbers for binary numeric VRs, text otherwise."""
+    if text == "":
+        return None
+    if "\\" in text:
+        return [typed_value(part, vr) for part in text.split("\\")]
+    if vr in NUMERIC_VRS:
+        try:
+            return float(text) if vr in {"FL", "FD"} else int(text)
+        except ValueError:
+            return text  # reported by value_problem
+    return text
+
+
+def value_text(value: Any) -> str:
+    """The inverse of `typed_value`, for prefilling a field."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\\".join(value_text(part) for part in value)
+    return str(value)
+
+
+def value_problem(value: Any, vr: str | None) -> str | None:
+    """Why a single value does not suit the VR, or None if it does (or the VR is unknown)."""
+    if value is None or vr is None:
+        return None
+    if vr in NUMERIC_VRS:
+        return (
+            None
+            if isinstance(value, int | float)
+            else f"Enter a number (value representation {vr})."
+        )
+    text = str(value)
+    if vr != "UT" and any(ord(char) < 32 for char in text if char not in "\t"):
+        return "Remove line breaks and control characters."
+    limit = _MAX_LENGTH.get(vr)
+    if vr == "PN":
+        return _person_name_problem(text)
+    if limit and len(text) > limit:
+        return f"Use at most {limit} characters (value representation {vr})."
+    if vr == "DA":
+        return _date_problem(text)
+    if vr == "TM":
+        return _time_problem(text)
+    pattern = _CHECKS.get(vr)
+    if pattern and not pattern.fullmatch(text):
+        return {
+            "AS": "Enter an age such as 045Y, 006M, 003W or 010D.",
+            "CS": "Use capital letters, digits, spaces and underscores only.",
+            "DS": "Enter a decimal number.",
+            "IS": "Enter a whole number.",
+            "UI": "Enter a UID: numbers separated by dots, such as 1.2.840.10008.",
+        }[vr]
+    return None
+
+
+def _person_name_problem(text: str) -> str | None:
+    groups = text.split("=")
+    if len(groups) > 3:
+        return "A person name has at most three representations separated by '='."
+    for group in groups:
+        if len(group) > 64:
+            return "Each name representation may be at most 64 characters."
+        if len(group.split("^")) > 5:
+            return "A person name has at most five components separated by '^'."
+    return None
+
+
+def _date_problem(text: str) -> str | None:
+    try:
+        datetime.datetime.strptime(text, "%Y%m%d")  # noqa: DTZ007 - a calendar date
+    except ValueError:
+        return "Enter a date as YYYYMMDD, such as 19700131."
+    return None
+
+
+def _time_problem(text: str) -> str | None:
+    match = _TIME.fullmatch(text)
+    if not match:
+        return "Enter a time as HHMMSS, such as 143000 or 143000.25."
+    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups()[:3])
+    if hours > 23 or minutes > 59 or seconds > 60:
+        return "Enter a time that exists: hours 00-23, minutes and seconds 00-59."
+    return None
+
+
+def judge(change: AttributeChange, document: dict) -> Verdict:
+    """Check one change against the contract's rules and the current metadata document."""
+    verdict = Verdict()
+    attribute = change.attribute
+    if attribute in NEVER_UPDATABLE:
+        verdict.errors.append(f"{attribute} can never be changed.")
+        return verdict
+    element = level_element(document, change)
+    if element is None:
+        verdict.errors.append(f"{change.place} is not in this image set.")
+        return verdict
+    if change.remove:
+        if attribute not in element:
+            verdict.errors.append(f"{attribute} is not present at {change.place}.")
+    elif change.new == change.old and attribute in element:
+        verdict.errors.append(f"{attribute} already has this value.")
+    if is_private_tag(attribute):
+        if change.level != "Instance":
+            verdict.errors.append(
+                "Private tags can only be changed at Instance level in HealthImaging."
+            )
+        else:
+            verdict.needs_force.append(f"{attribute} is a private tag.")
+        vr = change.vr or _document_vr(document, change)
+        if not change.remove and not vr:
+            verdict.errors.append(f"Give the value representation of {attribute}.")
+    elif HEX_TAG.fullmatch(attribute) or attribute_vr(attribute) is None:
+        verdict.needs_force.append(f"{attribute} is not a standard DICOM attribute.")
+        vr = None
+    else:
+        vr = attribute_vr(attribute)
+    if attribute in FORCE_REQUIRED:
+        verdict.needs_force.append(f"{attribute} identifies the data.")
+    if vr == "SQ":
+        verdict.needs_force.append(f"{attribute} is a sequence.")
+    if not change.remove:
+        values = change.new if isinstance(change.new, list) else [change.new]
+        if isinstance(change.new, list):
+            verdict.needs_force.append(f"{attribute} gets several values.")
+        problems = {value_problem(value, vr) for value in values} - {None}
+        verdict.needs_force.extend(sorted(problems))
+    return verdict
+
+
+def _document_vr(document: dict, change: AttributeChange) -> str | None:
+    if change.level != "Instance":
+        return None
+    instance = (
+        document.get("Study", {})
+        .get("Series", {})
+        .get(change.series_uid, {})
+        .get("Instances", {})
+        .get(change.instance_uid, {})
+    )
+    return instance.get("DICOMVRs", {}).get(change.attribute)

@@ -1,0 +1,536 @@
+"""The edit lifecycle: queue an edit, take it one step at a time, re-drive the stuck ones.
+
+A job is a `MetadataEdit` row. `advance_edit` takes one step (send the update, or look at
+the image set once) and schedules the next look; no step waits on HealthImaging in a loop, so
+a worker slot is held for one call at a time. Steps hold a lease on the row instead of a
+database lock across the HTTP call, and every step is safe to run twice:
+
+- an update is always sent with `latestVersionId` = the version the user saw, so a second
+  send can never apply the edit again: HealthImaging answers "not the latest";
+- that answer is then checked against the next version: if it carries the edit, it is the
+  edit's own write whose answer was lost, and the job follows it instead of reporting a conflict.
+"""
+
+import datetime
+import logging
+import random
+import traceback
+import uuid
+from dataclasses import dataclass
+
+from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.edits import pacing
+from apps.edits.changes import AttributeChange, carries, dicom_updates, level_element
+from apps.edits.models import MetadataEdit
+from apps.edits.rules import judge
+from apps.healthimaging import errors
+from apps.healthimaging.gateway import get_gateway
+from apps.healthimaging.types import ImageSet
+
+logger = logging.getLogger(__name__)
+
+ADVANCE_TASK = "apps.edits.tasks.advance_edit"
+# Longer than one step can take (the task's hard time limit), so a live step keeps its lease.
+LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT + 30
+# A message delivered this much before the row's next check is a duplicate of a later one.
+EARLY_TOLERANCE = datetime.timedelta(seconds=1)
+
+Status = MetadataEdit.Status
+
+
+class EditRefused(Exception):
+    """The edit can not be queued; the message says why, in words for the user."""
+
+
+class EditInProgress(EditRefused):
+    def __init__(self, active: MetadataEdit) -> None:
+        super().__init__(
+            "This image set already has an edit in progress "
+            f"(queued {timezone.localtime(active.created_at):%Y-%m-%d %H:%M} UTC). "
+            "Wait for it to finish, then edit again on the new version."
+        )
+        self.active = active
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the rules found, per change: refusals, and why `force` is needed."""
+
+    change: AttributeChange
+    errors: tuple[str, ...]
+    needs_force: tuple[str, ...]
+
+
+def check_changes(changes: list[AttributeChange], document: dict) -> list[Check]:
+    checks = []
+    for change in changes:
+        verdict = judge(change, document)
+        checks.append(Check(change, tuple(verdict.errors), tuple(verdict.needs_force)))
+    return checks
+
+
+# -- queueing ----------------------------------------------------------------------------
+
+
+def queue_edit(
+    *,
+    user: AbstractBaseUser,
+    request: HttpRequest | None,
+    datastore_id: str,
+    image_set_id: str,
+    base_version: int,
+    changes: list[AttributeChange],
+    force: bool,
+    reason: str,
+    reapplies: MetadataEdit | None = None,
+) -> MetadataEdit:
+    """Save the edit and its audit record in one transaction; enqueue once committed.
+
+    Raises `EditInProgress` when the image set already has an active edit.
+    """
+    if not changes:
+        raise EditRefused("Nothing to change: every value is as it was.")
+    if not reason.strip():
+        raise EditRefused("Give a reason for the change.")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                edit = MetadataEdit.objects.create(
+                    requested_by=user,
+                    datastore_id=datastore_id,
+                    image_set_id=image_set_id,
+                    base_version=base_version,
+                    changes=[change.as_json() for change in changes],
+                    force=force,
+                    reason=reason.strip(),
+                    reapplies=reapplies,
+                    next_check_at=timezone.now(),
+                )
+        except IntegrityError:
+            active = active_edit(datastore_id=datastore_id, image_set_id=image_set_id)
+            if active is None:
+                raise
+            raise EditInProgress(active) from None
+        audit_record(
+            AuditEvent.Action.EDIT_QUEUED,
+            actor=user,
+            request=request,
+            datastore_id=datastore_id,
+            image_set_id=image_set_id,
+            edit_id=edit.id,
+            version_from=base_version,
+            reason=edit.reason,
+            forced=force,
+            outcome=Status.QUEUED.label,
+        )
+        transaction.on_commit(lambda: schedule_step(edit.id))
+    return edit
+
+
+def active_edit(*, datastore_id: str, image_set_id: str) -> MetadataEdit | None:
+    return MetadataEdit.objects.filter(
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        status__in=MetadataEdit.ACTIVE,
+    ).first()
+
+
+def schedule_step(edit_id: uuid.UUID, countdown: float = 0) -> None:
+    """Ask a worker to take the edit's next step; ids only, never patient data.
+
+    A broker that is down loses nothing: the row says a step is due, and the reconciler
+    sends it again.
+    """
+    try:
+        current_app.send_task(
+            ADVANCE_TASK, args=[str(edit_id)], countdown=max(countdown, 0)
+        )
+    except Exception:  # noqa: BLE001 - any broker failure; the reconciler recovers
+        logger.warning(
+            "Could not enqueue edit %s; the reconciler will", edit_id, exc_info=True
+        )
+
+
+def reapply_edit(
+    *, edit: MetadataEdit, user: AbstractBaseUser, request: HttpRequest | None
+) -> MetadataEdit:
+    """Queue the same changes again, against the image set's latest version."""
+    if not edit.can_reapply:
+        raise EditRefused(
+            "Only an edit in conflict, or one that failed, can be re-applied."
+        )
+    gateway = get_gateway()
+    latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
+    document = gateway.get_image_set_metadata(edit.datastore_id, edit.image_set_id)
+    changes = rebase_changes(edit.attribute_changes, document)
+    problems = [
+        problem
+        for check in check_changes(changes, document)
+        for problem in check.errors
+    ]
+    if problems:
+        raise EditRefused(" ".join(problems))
+    return queue_edit(
+        user=user,
+        request=request,
+        datastore_id=edit.datastore_id,
+        image_set_id=edit.image_set_id,
+        base_version=latest.version,
+        changes=changes,
+        force=edit.force,
+        reason=edit.reason,
+        reapplies=edit,
+    )
+
+
+def rebase_changes(
+    changes: list[AttributeChange], document: dict
+) -> list[AttributeChange]:
+    """The changes against a newer document: old values from it, and only what still differs."""
+    rebased = []
+    for change in changes:
+        element = level_element(document, change) or {}
+        present = change.attribute in element
+        current = element.get(change.attribute)
+        if change.remove and not present:
+            continue
+        if not change.remove and present and current == change.new:
+            continue
+        rebased.append(
+            AttributeChange(**{**change.as_json(), "old": current if present else None})
+        )
+    return rebased
+
+
+def check_again(*, edit: MetadataEdit) -> None:
+    """Resume a job that stopped at its deadline ("still locked"), with a new deadline."""
+    if edit.status != Status.TIMED_OUT:
+        raise EditRefused("Only an edit that is still locked can be checked again.")
+    now = timezone.now()
+    resumed = Status.UPDATING if edit.accepted_version else Status.QUEUED
+    try:
+        with transaction.atomic():
+            updated = MetadataEdit.objects.filter(
+                pk=edit.pk, status=Status.TIMED_OUT
+            ).update(
+                status=resumed,
+                waiting_since=now,
+                next_check_at=now,
+                finished_at=None,
+            )
+    except IntegrityError:
+        active = active_edit(
+            datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
+        )
+        raise EditInProgress(active) from None
+    if updated:
+        transaction.on_commit(lambda: schedule_step(edit.id))
+
+
+# -- the worker's step -------------------------------------------------------------------
+
+
+def advance_edit(edit_id: uuid.UUID | str) -> None:
+    """Take the edit's next step, if it is due and no other step holds it."""
+    lease = _take_lease(edit_id)
+    if lease is None:
+        return
+    edit = MetadataEdit.objects.select_related("requested_by").get(pk=edit_id)
+    edit.pending_audit = []
+    now = timezone.now()
+    edit.checks += 1
+    try:
+        delay = (
+            _submit(edit, now) if edit.accepted_version is None else _follow(edit, now)
+        )
+    except SoftTimeLimitExceeded:
+        delay = _wait(edit, now, errors.Unavailable("the step ran out of time"))
+    except Exception as error:  # noqa: BLE001 - a bug must stop the job, not loop it
+        logger.error(
+            "Edit %s stopped by %s:\n%s",
+            edit.id,
+            type(error).__name__,
+            "".join(
+                traceback.format_tb(error.__traceback__)
+            ),  # no message: it may hold PHI
+        )
+        _finish(
+            edit,
+            Status.FAILED,
+            now,
+            message="The portal hit an unexpected error and stopped this edit. "
+            "Its details are in the worker's log.",
+        )
+        delay = None
+    _save_step(edit, lease, now, delay)
+    if edit.is_active:
+        schedule_step(edit.id, countdown=delay or 0)
+
+
+def _save_step(
+    edit: MetadataEdit, lease: uuid.UUID, now: datetime.datetime, delay: float | None
+) -> None:
+    """Write the step's outcome and its audit records together, if the lease is still ours."""
+    edit.lease = None
+    edit.lease_expires_at = None
+    if edit.is_active:
+        edit.next_check_at = now + datetime.timedelta(seconds=delay or 0)
+    with transaction.atomic():
+        saved = MetadataEdit.objects.filter(pk=edit.pk, lease=lease).update(
+            **{field: getattr(edit, field) for field in _STEP_FIELDS},
+            updated_at=timezone.now(),
+        )
+        if saved:
+            for action, outcome in edit.pending_audit:
+                audit_record(
+                    action,
+                    actor=edit.requested_by,
+                    datastore_id=edit.datastore_id,
+                    image_set_id=edit.image_set_id,
+                    edit_id=edit.id,
+                    version_from=edit.base_version,
+                    version_to=edit.accepted_version,
+                    reason=edit.reason,
+                    forced=edit.force,
+                    outcome=outcome,
+                )
+
+
+_STEP_FIELDS = (
+    "status",
+    "message",
+    "submitted_at",
+    "accepted_version",
+    "attempts",
+    "checks",
+    "waiting_since",
+    "next_check_at",
+    "finished_at",
+    "lease",
+    "lease_expires_at",
+)
+
+
+def _take_lease(edit_id: uuid.UUID | str) -> uuid.UUID | None:
+    """Claim the row for one step: active, due, and not held by a live step."""
+    now = timezone.now()
+    lease = uuid.uuid4()
+    claimed = (
+        MetadataEdit.objects.filter(pk=edit_id, status__in=MetadataEdit.ACTIVE)
+        .filter(
+            Q(next_check_at__isnull=True) | Q(next_check_at__lte=now + EARLY_TOLERANCE)
+        )
+        .filter(Q(lease__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            lease=lease,
+            lease_expires_at=now + datetime.timedelta(seconds=LEASE_SECONDS),
+        )
+    )
+    return lease if claimed else None
+
+
+def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
+    """Send the update, when the shared pace allows; returns seconds until the next step."""
+    wait = pacing.take_update_slot()
+    if wait:
+        ahead = MetadataEdit.objects.filter(
+            status=Status.QUEUED,
+            accepted_version__isnull=True,
+            created_at__lt=edit.created_at,
+        ).count()
+        # Come back about when this edit's turn comes, not all at once with every other.
+        return wait + ahead * pacing.update_interval() + random.uniform(0, 0.5)  # noqa: S311
+    edit.attempts += 1
+    edit.submitted_at = now
+    # Recorded before the call: from here on the update may have reached HealthImaging.
+    MetadataEdit.objects.filter(pk=edit.pk).update(
+        attempts=edit.attempts, submitted_at=now
+    )
+    try:
+        accepted = get_gateway().update_image_set_metadata(
+            edit.datastore_id,
+            edit.image_set_id,
+            latest_version=edit.base_version,
+            dicom_updates=dicom_updates(edit.attribute_changes),
+            force=edit.force,
+        )
+    except errors.StaleVersion:
+        return _recognise_own_write(edit, now)
+    except (errors.Locked, errors.Throttled, errors.Unavailable) as error:
+        return _wait(edit, now, error)
+    except errors.HealthImagingError as error:
+        _finish(edit, Status.FAILED, now, message=_failure_text(error))
+        return None
+    _accept(edit, accepted.version, now)
+    return settings.EDIT_POLL_FIRST_SECONDS
+
+
+def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | None:
+    """After "not the latest": is the next version this edit's own write, or someone else's?"""
+    gateway = get_gateway()
+    candidate = edit.base_version + 1
+    try:
+        version = gateway.get_image_set(
+            edit.datastore_id, edit.image_set_id, version=candidate
+        )
+        if not version.is_settled:
+            return _wait(edit, now, None)  # decide once the next version has settled
+        ours = version.workflow_status == "UPDATED" and carries(
+            gateway.get_image_set_metadata(
+                edit.datastore_id, edit.image_set_id, version=candidate
+            ),
+            edit.attribute_changes,
+        )
+    except (errors.Throttled, errors.Unavailable) as error:
+        return _wait(edit, now, error)
+    except errors.HealthImagingError as error:
+        _finish(edit, Status.FAILED, now, message=_failure_text(error))
+        return None
+    if ours:
+        _accept(edit, candidate, now)
+        return _settle(edit, version, now)
+    _finish(
+        edit,
+        Status.CONFLICT,
+        now,
+        message=(
+            f"The image set changed after you opened it (version {edit.base_version}); "
+            "your change was not applied. Review what changed and re-apply it on the latest version."
+        ),
+    )
+    return None
+
+
+def _follow(edit: MetadataEdit, now: datetime.datetime) -> float | None:
+    """Look at the edit's version once; finish if it has settled."""
+    try:
+        version = get_gateway().get_image_set(
+            edit.datastore_id, edit.image_set_id, version=edit.accepted_version
+        )
+    except (errors.Throttled, errors.Unavailable) as error:
+        return _wait(edit, now, error)
+    except errors.HealthImagingError as error:
+        _finish(edit, Status.FAILED, now, message=_failure_text(error))
+        return None
+    return _settle(edit, version, now)
+
+
+def _settle(
+    edit: MetadataEdit, version: ImageSet, now: datetime.datetime
+) -> float | None:
+    if not version.is_settled:
+        return _wait(edit, now, None)
+    if (version.workflow_status or "").endswith("_FAILED"):
+        _finish(
+            edit,
+            Status.FAILED,
+            now,
+            message=version.message or "HealthImaging could not apply the update.",
+        )
+    else:
+        _finish(edit, Status.SUCCEEDED, now, message=version.message or "")
+    return None
+
+
+def _wait(
+    edit: MetadataEdit, now: datetime.datetime, error: errors.HealthImagingError | None
+) -> float | None:
+    """Wait for the image set (or the service) with a growing delay, up to the deadline."""
+    edit.waiting_since = edit.waiting_since or now
+    waited = (now - edit.waiting_since).total_seconds()
+    if waited >= settings.EDIT_DEADLINE_SECONDS:
+        minutes = max(round(settings.EDIT_DEADLINE_SECONDS / 60), 1)
+        if error is None or isinstance(error, errors.Locked):
+            text = (
+                f"The image set is still locked after {minutes} min: HealthImaging has not "
+                "finished. Check again later."
+            )
+        else:
+            text = f"{error.user_message} (for {minutes} min). Check again later."
+        _finish(edit, Status.TIMED_OUT, now, message=text)
+        return None
+    if isinstance(error, errors.Throttled | errors.Unavailable):
+        # Full jitter, so workers throttled together do not come back together.
+        return float(
+            get_exponential_backoff_interval(
+                factor=1,
+                retries=min(edit.checks, 10),
+                maximum=int(settings.EDIT_POLL_MAX_SECONDS),
+                full_jitter=True,
+            )
+        ) + random.uniform(0.5, 1.0)  # noqa: S311
+    delay = min(
+        max(waited, settings.EDIT_POLL_FIRST_SECONDS), settings.EDIT_POLL_MAX_SECONDS
+    )
+    return delay * random.uniform(0.9, 1.1)  # noqa: S311
+
+
+def _accept(edit: MetadataEdit, version: int, now: datetime.datetime) -> None:
+    edit.accepted_version = version
+    edit.status = Status.UPDATING
+    edit.waiting_since = now
+    _audit(edit, AuditEvent.Action.EDIT_ACCEPTED, Status.UPDATING.label)
+
+
+_FINISHED_ACTIONS = {
+    Status.SUCCEEDED: AuditEvent.Action.EDIT_SUCCEEDED,
+    Status.FAILED: AuditEvent.Action.EDIT_FAILED,
+    Status.CONFLICT: AuditEvent.Action.EDIT_CONFLICT,
+    Status.TIMED_OUT: AuditEvent.Action.EDIT_TIMED_OUT,
+}
+
+
+def _finish(
+    edit: MetadataEdit, status: Status, now: datetime.datetime, *, message: str
+) -> None:
+    edit.status = status
+    edit.message = message
+    edit.finished_at = now
+    edit.next_check_at = None
+    _audit(edit, _FINISHED_ACTIONS[status], status.label)
+
+
+def _audit(edit: MetadataEdit, action: AuditEvent.Action, outcome: str) -> None:
+    """Recorded with the step's outcome, in the same transaction (see `_save_step`)."""
+    edit.pending_audit.append((action, outcome))
+
+
+def _failure_text(error: errors.HealthImagingError) -> str:
+    return f"{error.user_message} {error.detail}".strip()
+
+
+# -- the reconciler ----------------------------------------------------------------------
+
+
+def reconcile_edits() -> int:
+    """Re-drive every active edit whose next step is overdue; returns how many.
+
+    Messages can be lost (a Redis restart without persistence, a broker outage at enqueue,
+    a cancelled task); the row cannot. A re-driven step that turns out to be a duplicate
+    finds the row not yet due, or leased, and does nothing.
+    """
+    overdue = timezone.now() - datetime.timedelta(
+        seconds=settings.EDIT_RECONCILE_GRACE_SECONDS
+    )
+    stuck = list(
+        MetadataEdit.objects.filter(status__in=MetadataEdit.ACTIVE)
+        .filter(Q(next_check_at__lt=overdue) | Q(next_check_at__isnull=True))
+        .filter(Q(lease__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
+        .values_list("pk", flat=True)
+    )
+    for edit_id in stuck:
+        schedule_step(edit_id)
+    if stuck:
+        logger.info("Reconciler re-drove %d edits", len(stuck))
+    return len(stuck)
