@@ -7,7 +7,9 @@ import pytest
 
 from apps.emulator.server import EmulatorServer
 from apps.healthimaging.gateway import get_gateway
+from imaging_portal.celery import app as celery_app
 from tests.support.emulator import seed_archive
+from tests.support.worker import CeleryWorker, RedisServer, worker_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,3 +70,69 @@ def portal_env(tmp_path):
 def manage_py():
     """argv prefix that runs this project's manage.py with this interpreter."""
     return [sys.executable, str(PROJECT_ROOT / "manage.py")]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A real Redis server on a free port of 127.0.0.1, for the session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker(redis_server, settings) -> Iterator[RedisServer]:
+    """This process enqueues to the real Redis; the queues start empty."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushdb()
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = redis_server.url
+    settings.EDIT_RATE_LIMIT_STORAGE_URL = redis_server.url
+    previous = celery_app.conf.broker_url
+    _point_celery_at(redis_server.url)
+    yield redis_server
+    _point_celery_at(previous)
+
+
+def _point_celery_at(url: str) -> None:
+    """Send this process's tasks to `url`: a new connection pool, new producers."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    celery_app.conf.broker_url = url
+
+
+@pytest.fixture
+def start_worker(broker, healthimaging, tmp_path, settings):
+    """Start `celery worker` processes sharing this test's database, broker and emulator.
+
+    Call it with environment overrides; every worker started is stopped at the end.
+    """
+    from django.db import connection
+
+    workers: list[CeleryWorker] = []
+
+    def start(
+        *, overrides=None, concurrency=2, beat=True, name="worker"
+    ) -> CeleryWorker:
+        env = worker_env(
+            database=connection.settings_dict["NAME"],
+            redis_url=broker.url,
+            emulator_url=healthimaging.url,
+            var_dir=tmp_path / "var",
+            overrides=overrides,
+        )
+        worker = CeleryWorker(
+            env,
+            tmp_path / f"{name}-{len(workers)}.log",
+            concurrency=concurrency,
+            beat=beat,
+            name=name,
+        )
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
