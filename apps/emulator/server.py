@@ -25,6 +25,7 @@ class EmulatorServer:
         strict: bool = False,
         throttling: bool = False,
         validate_responses: bool = False,
+        # Enough for a few held (lost) responses to leave threads for everything else.
         threads: int = 8,
     ) -> None:
         self.store = Store(state_path, update_delay=update_delay, strict=strict)
@@ -55,6 +56,8 @@ class EmulatorServer:
                     timeout=_POLL_SECONDS, map=self._server._map, use_poll=True, count=1
                 )
         finally:
+            # Held (lost) responses first: the dispatcher waits for its busy threads.
+            self.app.close()
             self._server.task_dispatcher.shutdown()
             for channel in list(self._server._map.values()):
                 channel.close()
@@ -70,5 +73,6 @@ class EmulatorServer:
     def stop(self) -> None:
         """Ask the serving loop to finish; waits for it when it runs in a thread of ours."""
         self._stopping.set()
+        self.app.close()
         if self._thread is not None:
             self._thread.join(timeout=10)

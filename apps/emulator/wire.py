@@ -6,12 +6,18 @@ One port serves every operation and ignores the Host header, so clients must tur
 
 import json
 import logging
+import math
 import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from fractions import Fraction
 from typing import Any
+from urllib.parse import parse_qs
+
+from botocore.model import OperationModel
 
 from apps.emulator import spec
 from apps.emulator.errors import (
@@ -46,6 +52,13 @@ DOCUMENTED_RATES: dict[str, tuple[float, int]] = {
     "UntagResource": (10, 20),
 }
 _REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+# Calls kept by the call log; the oldest go first once it is full.
+CALL_LOG_SIZE = 20000
+# Longest a lost response may be held: a held answer occupies one of the server's threads.
+MAX_HOLD_SECONDS = 30.0
+_LOST_RESPONSE_PATH = re.compile(
+    r"/_emulator/image-sets/([0-9a-z]{32})/lose-next-update-response"
+)
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -79,6 +92,89 @@ class Throttle:
             return allowed
 
 
+class ThrottleShare:
+    """Throttles a fixed share of each operation's requests, at predictable positions.
+
+    Token buckets depend on timing, so a test can not say which call they refuse. Here request
+    n (counting from 0) of an operation is refused when floor((n + 1) * share) > floor(n * share):
+    share 0.5 refuses every second call, share 1 every call. The share is kept as the exact
+    decimal it was given in, so 0.57 refuses exactly 57 calls of every 100. Counting restarts
+    whenever the share or the operations change.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.share = Fraction(0)
+        self.operations: frozenset[str] | None = None
+        self._counts: dict[str, int] = {}
+
+    def configure(self, share: Fraction, operations: frozenset[str] | None) -> None:
+        with self._lock:
+            self.share = share
+            self.operations = operations
+            self._counts.clear()
+
+    def throttled(self, operation: str) -> bool:
+        with self._lock:
+            if not self.share or (
+                self.operations is not None and operation not in self.operations
+            ):
+                return False
+            n = self._counts.get(operation, 0)
+            self._counts[operation] = n + 1
+            return math.floor((n + 1) * self.share) > math.floor(n * self.share)
+
+
+class CallLog:
+    """Every operation request in arrival order, so tests see what a client really sent.
+
+    An entry is added when a request arrives and gets its status once the answer is decided,
+    so a request still being worked on (or a response being held) shows `"status": null`
+    only until then. Bounded: the oldest entries go once `CALL_LOG_SIZE` is reached.
+    """
+
+    def __init__(self, size: int = CALL_LOG_SIZE) -> None:
+        self._lock = threading.Lock()
+        self._calls: deque[dict[str, Any]] = deque(maxlen=size)
+
+    def begin(self, operation: str | None, image_set_id: str | None) -> dict[str, Any]:
+        # The clock is read under the lock so `at` never goes backwards along the log.
+        with self._lock:
+            entry = {
+                "operation": operation,
+                "imageSetId": image_set_id,
+                "status": None,
+                "at": time.time(),
+            }
+            self._calls.append(entry)
+        return entry
+
+    def finish(self, entry: dict[str, Any], status: int) -> None:
+        with self._lock:
+            entry["status"] = status
+
+    def calls(
+        self, *, operation: str | None = None, image_set_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                dict(entry)
+                for entry in self._calls
+                if (operation is None or entry["operation"] == operation)
+                and (image_set_id is None or entry["imageSetId"] == image_set_id)
+            ]
+
+    def clear(self) -> int:
+        with self._lock:
+            count = len(self._calls)
+            self._calls.clear()
+            return count
+
+
+class BadKnob(ValueError):
+    """A test knob was given a value it can not take; answered 400 with the reason."""
+
+
 class EmulatorApp:
     def __init__(
         self,
@@ -89,7 +185,18 @@ class EmulatorApp:
     ) -> None:
         self.store = store
         self.throttle = throttle or Throttle()
+        self.throttle_share = ThrottleShare()
+        self.call_log = CallLog()
         self.validate_responses = validate_responses
+        self._knob_lock = threading.Lock()
+        # Image set ID -> seconds to hold the response of its next applied update.
+        self._lost_responses: dict[str, float] = {}
+        # Set by `close()`: held responses are let go at once so the server can stop.
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """Release every held response; the server calls this when it stops."""
+        self._closing.set()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         raw_path = environ.get("REQUEST_URI", "").split("?")[0] or environ.get(
@@ -99,9 +206,13 @@ class EmulatorApp:
         method = environ["REQUEST_METHOD"]
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if raw_path.startswith("/_emulator/"):
-            status, headers, payload = self._control(method, raw_path, body)
+            status, headers, payload = self._control(
+                method, raw_path, environ.get("QUERY_STRING", ""), body
+            )
         else:
-            status, headers, payload = self._operation(environ, method, raw_path, body)
+            status, headers, payload = self._logged_operation(
+                environ, method, raw_path, body
+            )
         headers["x-amzn-RequestId"] = str(uuid.uuid4())
         headers["Content-Length"] = str(len(payload))
         start_response(
@@ -109,20 +220,46 @@ class EmulatorApp:
         )
         return [payload]
 
-    def _operation(
+    def _logged_operation(
         self, environ: dict, method: str, raw_path: str, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one operation request, record it in the call log, and apply the
+        lost-response knob: an applied update whose response is to be lost is held back
+        (after it was committed and logged) so the client's read timeout fires first."""
         found = spec.match_route(method, raw_path)
         if found is None:
-            return _error_response(
+            entry = self.call_log.begin(None, None)
+            answer = _error_response(
                 404, "UnknownOperationException", "Unknown operation"
             )
+            self.call_log.finish(entry, answer[0])
+            return answer
         operation, labels = found
+        image_set_id = labels.get("imageSetId") or labels.get("sourceImageSetId")
+        entry = self.call_log.begin(operation.name, image_set_id)
+        answer = self._operation(environ, operation, labels, body)
+        self.call_log.finish(entry, answer[0])
+        if answer[0] == 200 and operation.name == "UpdateImageSetMetadata":
+            with self._knob_lock:
+                hold = self._lost_responses.pop(image_set_id or "", None)
+            if hold:
+                self._closing.wait(hold)
+        return answer
+
+    def _operation(
+        self,
+        environ: dict,
+        operation: OperationModel,
+        labels: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
         try:
             authorization = environ.get("HTTP_AUTHORIZATION", "")
             if not authorization.startswith("AWS4-HMAC-SHA256"):
                 raise AccessDeniedException("Missing Authentication Token")
-            if not self.throttle.allow(operation.name):
+            if self.throttle_share.throttled(operation.name) or not self.throttle.allow(
+                operation.name
+            ):
                 raise ThrottlingException("Rate exceeded")
             params = spec.parse_request(
                 operation, labels, environ.get("QUERY_STRING", ""), body
@@ -158,37 +295,135 @@ class EmulatorApp:
         return 200, headers, payload
 
     def _control(
-        self, method: str, path: str, body: bytes
+        self, method: str, path: str, query_string: str, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """Test knobs: the update delay, throttling, and a failure injected into the next update."""
+        """Test knobs: the update delay, throttling, failures and lost responses injected into
+        the next update, and the call log. A bad value is a 400 with the reason, never a 500."""
         try:
             data = json.loads(body) if body.strip() else {}
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return _json(400, {"message": "Body must be JSON"})
+        if not isinstance(data, dict):
+            return _json(400, {"message": "Body must be a JSON object"})
+        try:
+            return self._knob(method, path, parse_qs(query_string), data)
+        except BadKnob as error:
+            return _json(400, {"message": str(error)})
+
+    def _knob(
+        self, method: str, path: str, query: dict[str, list[str]], data: dict
+    ) -> tuple[int, dict[str, str], bytes]:
         if path == "/_emulator/health":
             return _json(200, {"status": "ok"})
         if path == "/_emulator/config":
             if method == "POST":
-                if "updateDelaySeconds" in data:
-                    self.store.update_delay = float(data["updateDelaySeconds"])
-                if "throttling" in data:
-                    self.throttle.enabled = bool(data["throttling"])
+                self._configure(data)
+            return _json(200, self._config())
+        if path == "/_emulator/calls" and method in ("GET", "DELETE"):
+            if method == "DELETE":
+                return _json(200, {"cleared": self.call_log.clear()})
             return _json(
                 200,
                 {
-                    "updateDelaySeconds": self.store.update_delay,
-                    "throttling": self.throttle.enabled,
-                    "strict": self.store.strict,
+                    "calls": self.call_log.calls(
+                        operation=query.get("operation", [None])[-1],
+                        image_set_id=query.get("imageSetId", [None])[-1],
+                    )
                 },
             )
+        if path == "/_emulator/calls/clear" and method == "POST":
+            return _json(200, {"cleared": self.call_log.clear()})
         match = re.fullmatch(
             r"/_emulator/image-sets/([0-9a-z]{32})/fail-next-update", path
         )
         if match and method == "POST":
             message = data.get("message") or "INVALID_REQUEST: injected failure"
+            if not isinstance(message, str):
+                raise BadKnob("message must be a string")
             self.store.fail_next_update(match.group(1), message)
             return _json(200, {"imageSetId": match.group(1), "message": message})
+        match = _LOST_RESPONSE_PATH.fullmatch(path)
+        if match and method == "POST":
+            hold = _number(data.get("holdSeconds", 5), "holdSeconds")
+            if not 0 < hold <= MAX_HOLD_SECONDS:
+                raise BadKnob(
+                    f"holdSeconds must be more than 0 and at most {MAX_HOLD_SECONDS:g}"
+                )
+            with self._knob_lock:
+                self._lost_responses[match.group(1)] = hold
+            return _json(200, {"imageSetId": match.group(1), "holdSeconds": hold})
         return _json(404, {"message": "Unknown emulator control endpoint"})
+
+    def _config(self) -> dict[str, Any]:
+        operations = self.throttle_share.operations
+        return {
+            "updateDelaySeconds": self.store.update_delay,
+            "throttling": self.throttle.enabled,
+            "throttleShare": float(self.throttle_share.share),
+            "throttleOperations": None if operations is None else sorted(operations),
+            "strict": self.store.strict,
+        }
+
+    def _configure(self, data: dict) -> None:
+        """Check every value first and change nothing unless all of them are good."""
+        unknown = set(data) - {
+            "updateDelaySeconds",
+            "throttling",
+            "throttleShare",
+            "throttleOperations",
+        }
+        if unknown:
+            raise BadKnob(
+                f"Unknown or read-only config keys: {', '.join(sorted(unknown))}"
+            )
+        delay = self.store.update_delay
+        if "updateDelaySeconds" in data:
+            delay = _number(data["updateDelaySeconds"], "updateDelaySeconds")
+        throttling = self.throttle.enabled
+        if "throttling" in data:
+            if not isinstance(data["throttling"], bool):
+                raise BadKnob("throttling must be true or false")
+            throttling = data["throttling"]
+        share = self.throttle_share.share
+        if "throttleShare" in data:
+            value = _number(data["throttleShare"], "throttleShare")
+            if value > 1:
+                raise BadKnob("throttleShare must be between 0 and 1")
+            # The decimal as written, not its binary approximation: 0.1 * 10 must be 1.
+            share = Fraction(repr(value))
+        operations = self.throttle_share.operations
+        if "throttleOperations" in data:
+            operations = _operation_names(data["throttleOperations"])
+        self.store.update_delay = delay
+        self.throttle.enabled = throttling
+        if "throttleShare" in data or "throttleOperations" in data:
+            self.throttle_share.configure(share, operations)
+
+
+def _number(value: object, name: str) -> float:
+    """A finite, non-negative JSON number (booleans are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadKnob(f"{name} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise BadKnob(f"{name} must be a finite number, 0 or more")
+    return number
+
+
+def _operation_names(value: object) -> frozenset[str] | None:
+    """`null` means every operation; otherwise a list of HealthImaging operation names."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise BadKnob("throttleOperations must be a list of operation names or null")
+    known = set(spec.service_model().operation_names)
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise BadKnob(f"Unknown operations in throttleOperations: {', '.join(unknown)}")
+    return frozenset(value)
 
 
 def _json(status: int, document: dict) -> tuple[int, dict[str, str], bytes]:
