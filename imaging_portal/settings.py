@@ -340,6 +340,8 @@ CELERY_BEAT_SCHEDULE = {
 
 DEMO_PORT = env_port("PORT", default=8000)
 DEMO_EMULATOR_PORT = env_port("EMULATOR_PORT", default=8765)
+# The demo's own Redis listens here when REDIS_URL is not set.
+DEMO_REDIS_PORT = env_port("REDIS_PORT", default=6379)
 # The demo account's password; when unset the demo makes a random one and keeps it in var/.
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="")
 

@@ -26,7 +26,7 @@ def argv(service):
 
 
 def test_compose_runs_the_pieces_of_the_design():
-    assert {"web", "worker", "redis", "emulator", "postgres"} <= set(SERVICES)
+    assert {"web", "worker", "beat", "redis", "emulator", "postgres"} <= set(SERVICES)
     assert SERVICES["redis"]["image"].startswith("redis:7")
 
 
@@ -75,7 +75,7 @@ def test_compose_points_the_portal_at_the_emulator_it_runs():
     emulator = argv("emulator")
     port = emulator[emulator.index("--addr") + 1].rpartition(":")[2]
 
-    for service in ("web", "worker"):
+    for service in ("web", "worker", "beat"):
         url = SERVICES[service]["environment"]["HEALTHIMAGING_ENDPOINT_URL"]
         assert url == f"http://emulator:{port}"
 

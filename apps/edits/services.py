@@ -12,6 +12,7 @@ database lock across the HTTP call, and every step is safe to run twice:
 """
 
 import datetime
+import json
 import logging
 import random
 import traceback
@@ -45,6 +46,9 @@ ADVANCE_TASK = "apps.edits.tasks.advance_edit"
 LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT + 30
 # A message delivered this much before the row's next check is a duplicate of a later one.
 EARLY_TOLERANCE = datetime.timedelta(seconds=1)
+
+# HealthImaging's quota on one UpdateImageSetMetadata payload (contract, "Quotas").
+MAX_PAYLOAD_BYTES = 10 * 1024
 
 Status = MetadataEdit.Status
 
@@ -80,6 +84,14 @@ def check_changes(changes: list[AttributeChange], document: dict) -> list[Check]
     return checks
 
 
+def payload_size(changes: list[AttributeChange]) -> int:
+    """Bytes of the DICOMUpdates documents these changes become, as sent."""
+    return sum(
+        len(json.dumps(document, ensure_ascii=False).encode())
+        for document in dicom_updates(changes).values()
+    )
+
+
 # -- queueing ----------------------------------------------------------------------------
 
 
@@ -103,6 +115,11 @@ def queue_edit(
         raise EditRefused("Nothing to change: every value is as it was.")
     if not reason.strip():
         raise EditRefused("Give a reason for the change.")
+    if payload_size(changes) > MAX_PAYLOAD_BYTES:
+        raise EditRefused(
+            "This change is too large for one update (HealthImaging accepts 10 KB). "
+            "Split it into smaller edits."
+        )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -367,6 +384,9 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
         )
     except errors.StaleVersion:
         return _recognise_own_write(edit, now)
+    except errors.QuotaExceeded as error:
+        _finish(edit, Status.FAILED, now, message=_failure_text(error))
+        return None
     except (errors.Locked, errors.Throttled, errors.Unavailable) as error:
         return _wait(edit, now, error)
     except errors.HealthImagingError as error:

@@ -55,5 +55,11 @@ class Throttled(HealthImagingError):
     user_message = "HealthImaging is receiving too many requests right now. Wait a moment and try again."
 
 
+class QuotaExceeded(Throttled):
+    """A service quota, not a rate: waiting does not help (an update over 10 KB, say)."""
+
+    user_message = "HealthImaging refused the request: it exceeds a service quota."
+
+
 class Unavailable(HealthImagingError):
     user_message = "HealthImaging can not be reached right now. Try again in a moment."

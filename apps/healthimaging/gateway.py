@@ -43,7 +43,7 @@ _ERRORS: dict[str, type[errors.HealthImagingError]] = {
     "BadRequestException": errors.InvalidRequest,
     "AccessDeniedException": errors.AccessDenied,
     "ThrottlingException": errors.Throttled,
-    "ServiceQuotaExceededException": errors.Throttled,
+    "ServiceQuotaExceededException": errors.QuotaExceeded,
     "InternalServerException": errors.Unavailable,
 }
 _TAGS = {

@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_children_point_the_web_server_at_the_emulator():
-    emulator, web = demo_children(
+    emulator, worker, web = demo_children(
         python="/py",
         manage=Path("/app/manage.py"),
         state=Path("/app/var/emulator.sqlite3"),
@@ -46,10 +46,13 @@ def test_demo_children_point_the_web_server_at_the_emulator():
         "--noreload",
     ]
     assert web.env["HEALTHIMAGING_ENDPOINT_URL"] == "http://127.0.0.1:9999"
+    assert worker.argv[1:6] == ["-m", "celery", "--app", "imaging_portal", "worker"]
+    assert "--beat" in worker.argv  # the reconciler runs on Celery beat
+    assert worker.env == web.env
 
 
-def test_demo_children_never_hand_real_aws_credentials_to_the_web_server():
-    _, web = demo_children(
+def test_demo_children_never_hand_real_aws_credentials_to_the_portal():
+    _, worker, web = demo_children(
         python="/py",
         manage=Path("manage.py"),
         state=Path("state"),
@@ -58,8 +61,32 @@ def test_demo_children_never_hand_real_aws_credentials_to_the_web_server():
         base_env={"AWS_SECRET_ACCESS_KEY": "real", "AWS_SESSION_TOKEN": "real"},
     )
 
-    assert web.env["AWS_SECRET_ACCESS_KEY"] == "emulator"
-    assert "AWS_SESSION_TOKEN" not in web.env
+    for child in (worker, web):
+        assert child.env["AWS_SECRET_ACCESS_KEY"] == "emulator"
+        assert "AWS_SESSION_TOKEN" not in child.env
+
+
+def test_demo_children_run_their_own_redis_unless_one_is_named(tmp_path):
+    children = demo_children(
+        python="/py",
+        manage=Path("manage.py"),
+        state=Path("state"),
+        port=8000,
+        emulator_port=8765,
+        base_env={"CELERY_BROKER_URL": "redis://elsewhere:6379/0"},
+        redis_port=6390,
+        var_dir=tmp_path,
+    )
+
+    redis, worker, web = (
+        next(child for child in children if child.name == name)
+        for name in ("redis", "worker", "web")
+    )
+    assert redis.argv[:3] == [redis.argv[0], "--port", "6390"]
+    assert str(tmp_path / "redis") in redis.argv  # its files stay in var/
+    for child in (worker, web):
+        assert child.env["REDIS_URL"] == "redis://127.0.0.1:6390/0"
+        assert "CELERY_BROKER_URL" not in child.env
 
 
 def test_port_is_free_sees_a_listening_socket():
@@ -187,8 +214,14 @@ def connect(port):
 def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
     portal_env, manage_py, tmp_path
 ):
-    port, emulator_port = free_port(), free_port()
-    env = {**portal_env, "PORT": str(port), "EMULATOR_PORT": str(emulator_port)}
+    port, emulator_port, redis_port = free_port(), free_port(), free_port()
+    env = {
+        **portal_env,
+        "PORT": str(port),
+        "EMULATOR_PORT": str(emulator_port),
+        "REDIS_PORT": str(redis_port),
+    }
+    env.pop("REDIS_URL", None)
     demo = subprocess.Popen(
         [*manage_py, "demo"],
         env=env,
@@ -199,6 +232,7 @@ def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
     try:
         assert wait_until(lambda: healthz(port), demo) == {"status": "ok"}
         assert wait_until(lambda: connect(emulator_port), demo)
+        assert wait_until(lambda: connect(redis_port), demo)
 
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=30)
@@ -208,8 +242,10 @@ def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
     assert demo.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output
     assert "sign in as 'admin'" in output
+    assert "worker started" in output
     assert port_is_free(port)
     assert port_is_free(emulator_port)
+    assert port_is_free(redis_port)
     assert str(tmp_path) not in running_commands()
 
 

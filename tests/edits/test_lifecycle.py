@@ -237,3 +237,16 @@ def test_the_reconciler_redrives_only_overdue_active_edits(
 
     assert services.reconcile_edits() == 1
     assert scheduled == [(str(overdue.pk), 0)]
+
+
+def test_a_change_over_the_payload_quota_is_refused_before_it_is_queued(
+    image_sets, editor, scheduled
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    huge = AttributeChange(
+        level="Study", attribute="StudyComments", old=None, new="x" * 11_000
+    )
+    with pytest.raises(services.EditRefused, match="too large"):
+        queue(editor, datastore_id, image_set_id, [huge])
+    assert not MetadataEdit.objects.exists()
+    assert scheduled == []

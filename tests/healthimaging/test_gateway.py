@@ -10,7 +10,7 @@ from apps.emulator.server import EmulatorServer
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import HealthImagingGateway, build_client, get_gateway
 from apps.healthimaging.types import ImageSetSummary
-from tests.support.emulator import make_client
+from tests.support.emulator import control, make_client, seed_archive
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_an_unreachable_service_is_unavailable(settings):
         ("ValidationException", 400, errors.InvalidRequest),
         ("AccessDeniedException", 403, errors.AccessDenied),
         ("ThrottlingException", 429, errors.Throttled),
-        ("ServiceQuotaExceededException", 402, errors.Throttled),
+        ("ServiceQuotaExceededException", 402, errors.QuotaExceeded),
         ("InternalServerException", 500, errors.Unavailable),
         ("SomethingNewException", 503, errors.Unavailable),
         ("SomethingNewException", 400, errors.HealthImagingError),
@@ -156,3 +156,73 @@ def test_service_errors_are_translated_into_the_small_family(code, status, expec
     assert excinfo.value.code == code
     assert excinfo.value.detail == "details"
     assert excinfo.value.user_message
+
+
+def _fresh_image_set(server, name):
+    datastore_id, image_set_ids = seed_archive(server, 1, name=name, random_seed=61)
+    return datastore_id, image_set_ids[0]
+
+
+def test_update_image_set_metadata_starts_a_version_and_tells_stale_from_locked(
+    gateway, healthimaging
+):
+    datastore_id, image_set_id = _fresh_image_set(healthimaging, "gateway-updates")
+    updates = {
+        "updatableAttributes": {
+            "SchemaVersion": "1.1",
+            "Patient": {"DICOM": {"PatientName": "ÉLODIE^MÜLLER=エロディ"}},
+        }
+    }
+
+    accepted = gateway.update_image_set_metadata(
+        datastore_id, image_set_id, latest_version=1, dicom_updates=updates
+    )
+
+    assert accepted.version == 2
+    document = gateway.get_image_set_metadata(datastore_id, image_set_id)
+    assert document["Patient"]["DICOM"]["PatientName"] == "ÉLODIE^MÜLLER=エロディ"
+    with pytest.raises(errors.StaleVersion) as stale:
+        gateway.update_image_set_metadata(
+            datastore_id, image_set_id, latest_version=1, dicom_updates=updates
+        )
+    assert isinstance(stale.value, errors.Conflict)
+    assert [
+        entry.version
+        for entry in gateway.list_image_set_versions(datastore_id, image_set_id)
+    ] == [2, 1]
+
+
+def test_a_locked_image_set_refuses_an_update_as_locked(gateway, healthimaging):
+    datastore_id, image_set_id = _fresh_image_set(healthimaging, "gateway-locked")
+    control(healthimaging.url, "config", {"updateDelaySeconds": 30})
+    try:
+        gateway.update_image_set_metadata(
+            datastore_id,
+            image_set_id,
+            latest_version=1,
+            dicom_updates={
+                "removableAttributes": {
+                    "SchemaVersion": "1.1",
+                    "Study": {"DICOM": {"StudyDescription": ""}},
+                }
+            },
+        )
+        with pytest.raises(errors.Locked):
+            gateway.update_image_set_metadata(
+                datastore_id, image_set_id, latest_version=2, revert_to_version=1
+            )
+    finally:
+        control(healthimaging.url, "config", {"updateDelaySeconds": 0})
+
+
+def test_update_image_set_metadata_takes_updates_or_a_revert_never_both(gateway):
+    with pytest.raises(ValueError, match="either"):
+        gateway.update_image_set_metadata("a" * 32, "b" * 32, latest_version=1)
+    with pytest.raises(ValueError, match="either"):
+        gateway.update_image_set_metadata(
+            "a" * 32,
+            "b" * 32,
+            latest_version=1,
+            dicom_updates={},
+            revert_to_version=1,
+        )

@@ -1,8 +1,9 @@
 """`manage.py demo`: bring the whole demo up with one command.
 
 Migrates, collects static files, makes sure a demo user exists, seeds the emulator,
-then supervises the emulator and the web server with honcho until Ctrl-C or SIGTERM,
-which stop every process started here. The emulator is a subprocess, never imported.
+then supervises the emulator, Redis, a Celery worker and the web server with honcho until
+Ctrl-C or SIGTERM, which stop every process started here. The emulator is a subprocess,
+never imported. Everything the demo writes is under the var directory.
 """
 
 import os
@@ -23,6 +24,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from honcho.manager import SIGNALS, Manager
 from honcho.printer import Printer
+
+from apps.core.redis_server import redis_server_argv
 
 DEMO_USERNAME = "admin"
 SEED_IMAGE_SETS = 500
@@ -59,10 +62,19 @@ def demo_children(
     port: int,
     emulator_port: int,
     base_env: Mapping[str, str],
+    redis_port: int | None = None,
+    var_dir: Path = Path("var"),
 ) -> list[Child]:
+    """The demo's processes: the emulator, Redis (unless REDIS_URL names one), a Celery
+    worker with the reconciler's beat inside, and the web server."""
     env = {**base_env, "PYTHONUNBUFFERED": "1"}
     emulator_addr = f"127.0.0.1:{emulator_port}"
-    return [
+    portal_env = {
+        **{k: v for k, v in env.items() if k not in AWS_CREDENTIAL_VARIABLES},
+        **EMULATOR_CREDENTIALS,
+        "HEALTHIMAGING_ENDPOINT_URL": f"http://{emulator_addr}",
+    }
+    children = [
         Child(
             name="emulator",
             argv=[
@@ -75,17 +87,47 @@ def demo_children(
                 str(state),
             ],
             env=env,
+        )
+    ]
+    if redis_port is not None:
+        children.append(
+            Child(
+                name="redis",
+                argv=redis_server_argv(redis_port, var_dir / "redis"),
+                env=env,
+            )
+        )
+        portal_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        portal_env.pop("CELERY_BROKER_URL", None)
+    children += [
+        Child(
+            name="worker",
+            argv=[
+                python,
+                "-m",
+                "celery",
+                "--app",
+                "imaging_portal",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(var_dir / "celerybeat-schedule"),
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=portal_env,
         ),
         Child(
             name="web",
             argv=[python, str(manage), "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env={
-                **{k: v for k, v in env.items() if k not in AWS_CREDENTIAL_VARIABLES},
-                **EMULATOR_CREDENTIALS,
-                "HEALTHIMAGING_ENDPOINT_URL": f"http://{emulator_addr}",
-            },
+            env=portal_env,
         ),
     ]
+    return children
 
 
 def supervise(children: Sequence[Child], *, output: TextIO | None = None) -> int:
@@ -117,12 +159,18 @@ def port_is_free(port: int) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Run the demo: migrate, seed the emulator, serve the portal and the emulator."
+        "Run the demo: migrate, seed the emulator, then run the emulator, Redis, "
+        "a Celery worker and the web server."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port, emulator_port = settings.DEMO_PORT, settings.DEMO_EMULATOR_PORT
-        for name, value in (("PORT", port), ("EMULATOR_PORT", emulator_port)):
+        # An embedded Redis unless the environment names a Redis to use.
+        redis_port = None if "REDIS_URL" in os.environ else settings.DEMO_REDIS_PORT
+        ports = [("PORT", port), ("EMULATOR_PORT", emulator_port)]
+        if redis_port is not None:
+            ports.append(("REDIS_PORT (or set REDIS_URL)", redis_port))
+        for name, value in ports:
             if not port_is_free(value):
                 raise CommandError(
                     f"Port {value} is in use: set {name} to a free port."
@@ -159,6 +207,8 @@ class Command(BaseCommand):
             port=port,
             emulator_port=emulator_port,
             base_env=os.environ,
+            redis_port=redis_port,
+            var_dir=Path(settings.VAR_DIR),
         )
         returncode = supervise(children)
         if returncode in STOPPED_BY_SIGNAL:
