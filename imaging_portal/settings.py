@@ -178,7 +178,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # A file, not memory, so a test's `celery worker` processes share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # Named per process, so two test runs at once do not share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

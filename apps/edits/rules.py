@@ -93,6 +93,7 @@ _CHECKS = {
     "IS": re.compile(r"\s*[+-]?\d+\s*"),
     "UI": re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"),
 }
+_DATE = re.compile(r"\d{8}")
 _TIME = re.compile(r"(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?")
 
 
@@ -190,6 +191,8 @@ def _person_name_problem(text: str) -> str | None:
 
 
 def _date_problem(text: str) -> str | None:
+    if not _DATE.fullmatch(text):  # strptime would take 2024013 for a date
+        return "Enter a date as YYYYMMDD, such as 19700131."
     try:
         datetime.datetime.strptime(text, "%Y%m%d")  # noqa: DTZ007 - a calendar date
     except ValueError:

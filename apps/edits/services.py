@@ -61,7 +61,7 @@ class EditInProgress(EditRefused):
     def __init__(self, active: MetadataEdit) -> None:
         super().__init__(
             "This image set already has an edit in progress "
-            f"(queued {timezone.localtime(active.created_at):%Y-%m-%d %H:%M} UTC). "
+            f"(queued {active.created_at:%Y-%m-%d %H:%M} UTC). "
             "Wait for it to finish, then edit again on the new version."
         )
         self.active = active
@@ -250,6 +250,8 @@ def check_again(*, edit: MetadataEdit) -> None:
         active = active_edit(
             datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
         )
+        if active is None:
+            raise
         raise EditInProgress(active) from None
     if updated:
         transaction.on_commit(lambda: schedule_step(edit.id))
