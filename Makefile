@@ -30,4 +30,4 @@ demo: install
 	$(PYTHON) manage.py demo
 
 bench: install
-	$(PYTHON) -m tests.bench.emulator_search && $(PYTHON) -m tests.bench.portal_search
+	$(PYTHON) -m tests.bench.emulator_search && $(PYTHON) -m tests.bench.portal_search && $(PYTHON) -m tests.bench.edits

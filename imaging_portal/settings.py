@@ -357,6 +357,7 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"DJANGO_LOG_LEVEL must be a logging level name, got {LOG_LEVEL!r}"
     )
+_LIBRARY_LOG_LEVEL = "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -384,6 +385,11 @@ LOGGING = {
             "handlers": ["console"],
             "level": LOG_LEVEL,
             "propagate": False,
+        },
+        # At DEBUG these log request parameters and bodies: patient data. Never below INFO.
+        **{
+            name: {"level": _LIBRARY_LOG_LEVEL}
+            for name in ("botocore", "boto3", "urllib3", "s3transfer")
         },
     },
 }

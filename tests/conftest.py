@@ -3,6 +3,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import kombu.pools
 import pytest
 
 from apps.emulator.server import EmulatorServer
@@ -96,8 +97,7 @@ def broker(redis_server, settings) -> Iterator[RedisServer]:
 
 def _point_celery_at(url: str) -> None:
     """Send this process's tasks to `url`: a new connection pool, new producers."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    kombu.pools.reset()  # app.pool is kombu's global pool for the URL: close and forget it
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     celery_app.conf.broker_url = url

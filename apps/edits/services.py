@@ -312,6 +312,7 @@ def _save_step(
         )
         if saved:
             for action, outcome in edit.pending_audit:
+                logger.info("Edit %s: %s", edit.id, action.label)
                 audit_record(
                     action,
                     actor=edit.requested_by,

@@ -34,9 +34,12 @@ class ChildProcess:
         self.env = dict(env)
         self.log = log
         self.process: subprocess.Popen | None = None
+        self.log_offset = 0
 
     def start(self) -> "ChildProcess":
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        # Where this run's output begins, when the log is shared with an earlier run.
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 self.argv,
@@ -63,8 +66,13 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+    def output(self, *, this_run: bool = False) -> str:
+        """The log's text: all of it, or only what this run (the last `start`) wrote."""
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as log:
+            log.seek(self.log_offset if this_run else 0)
+            return log.read().decode(errors="replace")
 
 
 class RedisServer(ChildProcess):
@@ -171,10 +179,10 @@ class CeleryWorker(ChildProcess):
     def start(self, timeout: float = 60) -> "CeleryWorker":
         super().start()
         deadline = time.monotonic() + timeout
-        while " ready." not in self.output():
+        while " ready." not in self.output(this_run=True):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(
-                    f"The worker did not start:\n{self.output()[-4000:]}"
+                    f"The worker did not start:\n{self.output(this_run=True)[-4000:]}"
                 )
             time.sleep(0.1)
         return self
