@@ -140,7 +140,21 @@ def normalised_attribute(text: str) -> str:
     )
 
 
-class AttributeRowForm(forms.Form):
+class DraftableForm(forms.Form):
+    """A form that, as a draft (adding a row, back from review), is shown as typed and not
+    judged yet, so no premature errors appear."""
+
+    draft = False
+
+    def full_clean(self) -> None:
+        if self.draft:
+            self._errors = ErrorDict()
+            self.cleaned_data = {}
+            return
+        super().full_clean()
+
+
+class AttributeRowForm(DraftableForm):
     """One row of the advanced editor: any attribute at any level. A row with no
     attribute, no value and no removal is empty and ignored."""
 
@@ -196,14 +210,6 @@ class AttributeRowForm(forms.Form):
             for uid, entry in series.items()
             for sop_uid in entry.get("Instances", {})
         }
-
-    def full_clean(self) -> None:
-        # A draft (adding a row, back from review) is shown as typed, not judged yet.
-        if self.draft:
-            self._errors = ErrorDict()
-            self.cleaned_data = {}
-            return
-        super().full_clean()
 
     def has_changed(self) -> bool:
         return any(self[name].data for name in ("attribute", "value", "remove"))
@@ -284,7 +290,7 @@ AttributeRowFormSet = forms.formset_factory(
 )
 
 
-class MetadataEditForm(forms.Form):
+class MetadataEditForm(DraftableForm):
     """Everything the edit form holds; `rows` is the advanced editor's formset.
 
     Once valid, `changes` are the attribute changes in the order shown, and `checks` what
@@ -367,14 +373,6 @@ class MetadataEditForm(forms.Form):
                 (self[attribute.name], remove)
             )
         return list(grouped.items())
-
-    def full_clean(self) -> None:
-        # A draft (adding a row, back from review) is shown as typed, not judged yet.
-        if self.draft:
-            self._errors = ErrorDict()
-            self.cleaned_data = {}
-            return
-        super().full_clean()
 
     @property
     def advanced_open(self) -> bool:

@@ -9,6 +9,7 @@ from apps.edits import services
 from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
+from tests.support.edits import change_behind_the_portals_back
 from tests.support.emulator import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,18 +121,7 @@ def test_a_stale_version_ends_in_conflict_and_reapplying_succeeds(
         image_set_id,
         [patient_name_change(datastore_id, image_set_id, "MINE^EDIT")],
     )
-    # Somebody else changes the study description first.
-    get_gateway().update_image_set_metadata(
-        datastore_id,
-        image_set_id,
-        latest_version=1,
-        dicom_updates={
-            "updatableAttributes": {
-                "SchemaVersion": "1.1",
-                "Study": {"DICOM": {"StudyDescription": "CHANGED BY SOMEONE ELSE"}},
-            }
-        },
-    )
+    change_behind_the_portals_back(datastore_id, image_set_id)
     edit = run_to_end(edit, scheduled)
     assert edit.status == MetadataEdit.Status.CONFLICT
     assert edit.can_reapply

@@ -23,6 +23,7 @@ from apps.edits import services
 from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
+from tests.support.edits import change_behind_the_portals_back
 from tests.support.emulator import (
     control,
     emulator_calls,
@@ -215,19 +216,8 @@ def test_a_stale_version_ends_in_conflict_and_reapplying_succeeds(
     datastore_id, (image_set_id, *_) = image_sets
     # Queued while no worker runs: the message waits in Redis.
     edit = queue_name_edit(editor, datastore_id, image_set_id, "MINE^EDIT")
-    # Somebody else changes the image set first, straight through boto3.
+    change_behind_the_portals_back(datastore_id, image_set_id)
     gateway = get_gateway()
-    gateway.update_image_set_metadata(
-        datastore_id,
-        image_set_id,
-        latest_version=1,
-        dicom_updates={
-            "updatableAttributes": {
-                "SchemaVersion": "1.1",
-                "Study": {"DICOM": {"StudyDescription": "CHANGED BY SOMEONE ELSE"}},
-            }
-        },
-    )
     wait_until(
         lambda: gateway.get_image_set(datastore_id, image_set_id).is_settled,
         timeout=10,
