@@ -31,6 +31,7 @@ class AuditEvent(models.Model):
         EDIT_FAILED = "edit.failed", "Edit failed"
         EDIT_CONFLICT = "edit.conflict", "Edit in conflict"
         EDIT_TIMED_OUT = "edit.timed_out", "Edit still locked at its deadline"
+        EDIT_CHECKED_AGAIN = "edit.checked_again", "Edit checked again"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

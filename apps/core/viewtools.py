@@ -4,6 +4,7 @@ HealthImaging failures into pages and fragments in one place.
 
 import functools
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -50,11 +51,20 @@ def signed_in(view: View) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: str) -> HttpResponse:
         if request.htmx and not request.user.is_authenticated:
-            login = redirect_to_login(request.get_full_path())
+            login = redirect_to_login(_page_shown(request))
             return HttpResponseClientRedirect(login["Location"])
         return protected(request, *args, **kwargs)
 
     return wrapper
+
+
+def _page_shown(request: HttpRequest) -> str:
+    """The page the browser shows (htmx tells it), to come back to after signing in; the
+    fragment's own URL if that page is not on this site."""
+    shown = urlsplit(request.htmx.current_url or "")
+    if shown.netloc == request.get_host() and shown.path.startswith("/"):
+        return urlunsplit(("", "", shown.path, shown.query, ""))
+    return request.get_full_path()
 
 
 def healthimaging_failures(

@@ -7,7 +7,7 @@ check that a version carries the edit (how a job recognises its own write).
 """
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 LEVELS = ("Patient", "Study", "Series", "Instance")
@@ -99,9 +99,14 @@ def carries(document: dict, changes: Iterable[AttributeChange]) -> bool:
     Used on the version after the one an edit was based on: if it carries the edit, that
     version is the edit's own write whose answer was lost, not somebody else's change.
     """
+    changes = list(changes)
+    renamed = {
+        (change.level, change.series_uid, change.instance_uid): change.new
+        for change in changes
+        if not change.remove and _KEY_ATTRIBUTES.get(change.level) == change.attribute
+    }
     for change in changes:
-        located = _relocated(change)
-        element = level_element(document, located)
+        element = level_element(document, _relocated(change, renamed))
         if change.remove:
             if element is not None and change.attribute in element:
                 return False
@@ -110,18 +115,11 @@ def carries(document: dict, changes: Iterable[AttributeChange]) -> bool:
     return True
 
 
-def _relocated(change: AttributeChange) -> AttributeChange:
-    """The change as found after it applied: a changed UID key is found under its new value."""
-    if change.remove or _KEY_ATTRIBUTES.get(change.level) != change.attribute:
-        return change
-    if change.level == "Series":
-        return AttributeChange(
-            level="Series", attribute=change.attribute, old=None, series_uid=change.new
-        )
-    return AttributeChange(
-        level="Instance",
-        attribute=change.attribute,
-        old=None,
-        series_uid=change.series_uid,
-        instance_uid=change.new,
+def _relocated(change: AttributeChange, renamed: dict[tuple, str]) -> AttributeChange:
+    """The change as found after the edit applied: a series or instance whose UID the edit
+    changed is found under its new UID."""
+    series_uid = renamed.get(("Series", change.series_uid, ""), change.series_uid)
+    instance_uid = renamed.get(
+        ("Instance", change.series_uid, change.instance_uid), change.instance_uid
     )
+    return replace(change, series_uid=series_uid, instance_uid=instance_uid)

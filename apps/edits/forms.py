@@ -410,6 +410,8 @@ class MetadataEditForm(DraftableForm):
         self.changes = [check.change for check in checks]
         if not self.changes and not self.errors and self.rows.is_valid():
             raise ValidationError("Nothing to change: every value is as it was.")
+        if services.payload_size(self.changes) > services.MAX_PAYLOAD_BYTES:
+            raise ValidationError(services.TOO_LARGE)
         return data
 
     def _common_changes(self, data: dict[str, Any]) -> list[tuple]:

@@ -56,6 +56,11 @@ class MetadataEdit(models.Model):
     message = models.TextField(
         blank=True, help_text="HealthImaging's message, or why the job stopped."
     )
+    first_submitted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the update was first sent: versions before it are not this edit's.",
+    )
     submitted_at = models.DateTimeField(
         null=True,
         blank=True,

@@ -6,6 +6,7 @@ turns what would be an `UPDATE_FAILED` version minutes later into a message besi
 """
 
 import datetime
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,9 +130,11 @@ def typed_value(text: str, vr: str | None) -> Any:
         return [typed_value(part, vr) for part in text.split("\\")]
     if vr in NUMERIC_VRS:
         try:
-            return float(text) if vr in {"FL", "FD"} else int(text)
+            number = float(text) if vr in {"FL", "FD"} else int(text)
         except ValueError:
             return text  # reported by value_problem
+        # NaN and infinities are not JSON: kept as text, which value_problem reports.
+        return number if math.isfinite(number) else text
     return text
 
 
@@ -221,6 +224,13 @@ def judge(change: AttributeChange, document: dict) -> Verdict:
     if element is None:
         verdict.errors.append(f"{change.place} is not in this image set.")
         return verdict
+    elsewhere = _level_holding(document, attribute)
+    if elsewhere and elsewhere != change.level and attribute not in element:
+        # HealthImaging refuses cross-module updates only after accepting them.
+        verdict.errors.append(
+            f"{attribute} is a {elsewhere} level attribute in this image set."
+        )
+        return verdict
     if change.remove:
         if attribute not in element:
             verdict.errors.append(f"{attribute} is not present at {change.place}.")
@@ -252,6 +262,29 @@ def judge(change: AttributeChange, document: dict) -> Verdict:
         problems = {value_problem(value, vr) for value in values} - {None}
         verdict.needs_force.extend(sorted(problems))
     return verdict
+
+
+def _level_holding(document: dict, attribute: str) -> str | None:
+    """The level at which the document holds the attribute, if it holds it anywhere."""
+    study = document.get("Study", {})
+    series = study.get("Series", {}).values()
+    places = (
+        ("Patient", [document.get("Patient", {}).get("DICOM", {})]),
+        ("Study", [study.get("DICOM", {})]),
+        ("Series", [entry.get("DICOM", {}) for entry in series]),
+        (
+            "Instance",
+            [
+                instance.get("DICOM", {})
+                for entry in series
+                for instance in entry.get("Instances", {}).values()
+            ],
+        ),
+    )
+    for level, elements in places:
+        if any(attribute in element for element in elements):
+            return level
+    return None
 
 
 def _document_vr(document: dict, change: AttributeChange) -> str | None:

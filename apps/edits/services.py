@@ -11,6 +11,7 @@ database lock across the HTTP call, and every step is safe to run twice:
   edit's own write whose answer was lost, and the job follows it instead of reporting a conflict.
 """
 
+import base64
 import datetime
 import json
 import logging
@@ -24,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -49,6 +50,16 @@ EARLY_TOLERANCE = datetime.timedelta(seconds=1)
 
 # HealthImaging's quota on one UpdateImageSetMetadata payload (contract, "Quotas").
 MAX_PAYLOAD_BYTES = 10 * 1024
+TOO_LARGE = (
+    "This change is too large for one update (HealthImaging accepts 10 KB). "
+    "Split it into smaller edits."
+)
+# A re-scheduled step must come back before the broker would hand its message to another
+# worker (the visibility timeout), with room for the step itself.
+MAX_COUNTDOWN = settings.CELERY_VISIBILITY_TIMEOUT - settings.CELERY_TASK_TIME_LIMIT
+# Clock difference allowed between the portal and HealthImaging when telling whether a
+# version was written after this edit was first sent.
+CLOCK_SKEW = datetime.timedelta(seconds=5)
 
 Status = MetadataEdit.Status
 
@@ -85,11 +96,16 @@ def check_changes(changes: list[AttributeChange], document: dict) -> list[Check]
 
 
 def payload_size(changes: list[AttributeChange]) -> int:
-    """Bytes of the DICOMUpdates documents these changes become, as sent."""
-    return sum(
-        len(json.dumps(document, ensure_ascii=False).encode())
-        for document in dicom_updates(changes).values()
-    )
+    """Bytes of the request body these changes become: the DICOMUpdates documents travel
+    base64-encoded inside JSON, which is what the 10 KB quota counts."""
+    blobs = {
+        member: base64.b64encode(
+            json.dumps(document, ensure_ascii=False).encode()
+        ).decode()
+        for member, document in dicom_updates(changes).items()
+    }
+    body = {"updateImageSetMetadataUpdates": {"DICOMUpdates": blobs}}
+    return len(json.dumps(body).encode())
 
 
 # -- queueing ----------------------------------------------------------------------------
@@ -116,10 +132,7 @@ def queue_edit(
     if not reason.strip():
         raise EditRefused("Give a reason for the change.")
     if payload_size(changes) > MAX_PAYLOAD_BYTES:
-        raise EditRefused(
-            "This change is too large for one update (HealthImaging accepts 10 KB). "
-            "Split it into smaller edits."
-        )
+        raise EditRefused(TOO_LARGE)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -189,7 +202,9 @@ def reapply_edit(
         )
     gateway = get_gateway()
     latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
-    document = gateway.get_image_set_metadata(edit.datastore_id, edit.image_set_id)
+    document = gateway.get_image_set_metadata(
+        edit.datastore_id, edit.image_set_id, version=latest.version
+    )
     changes = rebase_changes(edit.attribute_changes, document)
     problems = [
         problem
@@ -230,7 +245,9 @@ def rebase_changes(
     return rebased
 
 
-def check_again(*, edit: MetadataEdit) -> None:
+def check_again(
+    *, edit: MetadataEdit, user: AbstractBaseUser, request: HttpRequest | None
+) -> None:
     """Resume a job that stopped at its deadline ("still locked"), with a new deadline."""
     if edit.status != Status.TIMED_OUT:
         raise EditRefused("Only an edit that is still locked can be checked again.")
@@ -246,6 +263,21 @@ def check_again(*, edit: MetadataEdit) -> None:
                 next_check_at=now,
                 finished_at=None,
             )
+            if updated:
+                audit_record(
+                    AuditEvent.Action.EDIT_CHECKED_AGAIN,
+                    actor=user,
+                    request=request,
+                    datastore_id=edit.datastore_id,
+                    image_set_id=edit.image_set_id,
+                    edit_id=edit.id,
+                    version_from=edit.base_version,
+                    version_to=edit.accepted_version,
+                    reason=edit.reason,
+                    forced=edit.force,
+                    outcome=resumed.label,
+                )
+                transaction.on_commit(lambda: schedule_step(edit.id))
     except IntegrityError:
         active = active_edit(
             datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
@@ -253,8 +285,6 @@ def check_again(*, edit: MetadataEdit) -> None:
         if active is None:
             raise
         raise EditInProgress(active) from None
-    if updated:
-        transaction.on_commit(lambda: schedule_step(edit.id))
 
 
 # -- the worker's step -------------------------------------------------------------------
@@ -275,6 +305,9 @@ def advance_edit(edit_id: uuid.UUID | str) -> None:
         )
     except SoftTimeLimitExceeded:
         delay = _wait(edit, now, errors.Unavailable("the step ran out of time"))
+    except DatabaseError:
+        # The row can not be written now; its lease expires and the reconciler re-drives it.
+        raise
     except Exception as error:  # noqa: BLE001 - a bug must stop the job, not loop it
         logger.error(
             "Edit %s stopped by %s:\n%s",
@@ -292,6 +325,8 @@ def advance_edit(edit_id: uuid.UUID | str) -> None:
             "Its details are in the worker's log.",
         )
         delay = None
+    if delay is not None:
+        delay = min(delay, MAX_COUNTDOWN)
     _save_step(edit, lease, now, delay)
     if edit.is_active:
         schedule_step(edit.id, countdown=delay or 0)
@@ -330,6 +365,7 @@ def _save_step(
 _STEP_FIELDS = (
     "status",
     "message",
+    "first_submitted_at",
     "submitted_at",
     "accepted_version",
     "attempts",
@@ -362,7 +398,16 @@ def _take_lease(edit_id: uuid.UUID | str) -> uuid.UUID | None:
 
 def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
     """Send the update, when the shared pace allows; returns seconds until the next step."""
-    wait = pacing.take_update_slot()
+    if edit.waiting_since is not None:
+        # It waited (locked, throttled, unreachable): look before spending an update.
+        looked = _look_before_sending(edit, now)
+        if looked is not _SEND:
+            return looked
+    try:
+        wait = pacing.take_update_slot()
+    except Exception:  # noqa: BLE001 - the limiter's Redis is out of reach: wait, not fail
+        logger.warning("Update limiter unreachable for edit %s", edit.id)
+        return _wait(edit, now, errors.Unavailable("the update limiter is unreachable"))
     if wait:
         ahead = MetadataEdit.objects.filter(
             status=Status.QUEUED,
@@ -373,9 +418,12 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
         return wait + ahead * pacing.update_interval() + random.uniform(0, 0.5)  # noqa: S311
     edit.attempts += 1
     edit.submitted_at = now
+    edit.first_submitted_at = edit.first_submitted_at or now
     # Recorded before the call: from here on the update may have reached HealthImaging.
     MetadataEdit.objects.filter(pk=edit.pk).update(
-        attempts=edit.attempts, submitted_at=now
+        attempts=edit.attempts,
+        submitted_at=now,
+        first_submitted_at=edit.first_submitted_at,
     )
     try:
         accepted = get_gateway().update_image_set_metadata(
@@ -399,8 +447,32 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
     return settings.EDIT_POLL_FIRST_SECONDS
 
 
+_SEND = object()
+
+
+def _look_before_sending(edit: MetadataEdit, now: datetime.datetime) -> object:
+    """`_SEND` if the image set is settled at the edit's base version; else the next delay."""
+    try:
+        latest = get_gateway().get_image_set(edit.datastore_id, edit.image_set_id)
+    except (errors.Throttled, errors.Unavailable) as error:
+        return _wait(edit, now, error)
+    except errors.HealthImagingError as error:
+        _finish(edit, Status.FAILED, now, message=_failure_text(error))
+        return None
+    if not latest.is_settled:
+        return _wait(edit, now, None)
+    if latest.version != edit.base_version:
+        return _recognise_own_write(edit, now)
+    return _SEND
+
+
 def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | None:
-    """After "not the latest": is the next version this edit's own write, or someone else's?"""
+    """After "not the latest": is the next version this edit's own write, or someone else's?
+
+    Its own write is a version made after the edit was first sent that carries every
+    change. A version made after that send which failed is taken as its own failed write
+    (its content is unchanged, so the edit may be re-applied).
+    """
     gateway = get_gateway()
     candidate = edit.base_version + 1
     try:
@@ -409,11 +481,21 @@ def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | 
         )
         if not version.is_settled:
             return _wait(edit, now, None)  # decide once the next version has settled
-        ours = version.workflow_status == "UPDATED" and carries(
-            gateway.get_image_set_metadata(
-                edit.datastore_id, edit.image_set_id, version=candidate
-            ),
-            edit.attribute_changes,
+        after_send = (
+            edit.first_submitted_at is not None
+            and version.updated_at is not None
+            and version.updated_at >= edit.first_submitted_at - CLOCK_SKEW
+        )
+        failed = (version.workflow_status or "").endswith("_FAILED")
+        ours = (
+            after_send
+            and not failed
+            and carries(
+                gateway.get_image_set_metadata(
+                    edit.datastore_id, edit.image_set_id, version=candidate
+                ),
+                edit.attribute_changes,
+            )
         )
     except (errors.Throttled, errors.Unavailable) as error:
         return _wait(edit, now, error)
@@ -423,6 +505,14 @@ def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | 
     if ours:
         _accept(edit, candidate, now)
         return _settle(edit, version, now)
+    if after_send and failed:
+        _finish(
+            edit,
+            Status.FAILED,
+            now,
+            message=version.message or "HealthImaging could not apply the update.",
+        )
+        return None
     _finish(
         edit,
         Status.CONFLICT,
@@ -454,15 +544,17 @@ def _settle(
 ) -> float | None:
     if not version.is_settled:
         return _wait(edit, now, None)
-    if (version.workflow_status or "").endswith("_FAILED"):
+    if version.workflow_status == "UPDATED":
+        _finish(edit, Status.SUCCEEDED, now, message=version.message or "")
+    else:
         _finish(
             edit,
             Status.FAILED,
             now,
-            message=version.message or "HealthImaging could not apply the update.",
+            message=version.message
+            or f"HealthImaging did not apply the update (the image set is "
+            f"{version.state}, {version.workflow_status or 'without a status'}).",
         )
-    else:
-        _finish(edit, Status.SUCCEEDED, now, message=version.message or "")
     return None
 
 

@@ -156,7 +156,7 @@ def edit_check_again(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """Follow an edit that was still locked at its deadline again."""
     edit = _visible_edit(request, edit_id)
     try:
-        services.check_again(edit=edit)
+        services.check_again(edit=edit, user=request.user, request=request)
     except services.EditRefused as refusal:
         messages.error(request, str(refusal))
         return redirect("edits:edit-detail", edit.pk)

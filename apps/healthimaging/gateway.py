@@ -193,7 +193,8 @@ class HealthImagingGateway:
             ImageSetVersion(
                 version=int(item["versionId"]),
                 state=item["imageSetState"],
-                workflow_status=item.get("imageSetWorkflowStatus"),
+                # The model spells this member with a capital I, unlike GetImageSet's.
+                workflow_status=item.get("ImageSetWorkflowStatus"),
                 created_at=item.get("createdAt"),
                 updated_at=item.get("updatedAt"),
                 deleted_at=item.get("deletedAt"),

@@ -87,8 +87,38 @@ def test_a_changed_series_uid_is_looked_for_under_its_new_key():
     assert not carries(DOCUMENT, [change])
 
 
-@pytest.mark.parametrize("length", [10, MAX_PAYLOAD_BYTES])
+@pytest.mark.parametrize("length", [10, 2000])
 def test_payload_size_counts_the_bytes_sent(length):
     change = AttributeChange("Study", "StudyDescription", None, "é" * length)
     size = payload_size([change])
     assert size > 2 * length  # é is two bytes in UTF-8, and it is sent as UTF-8
+
+
+def test_changes_inside_a_renamed_series_are_looked_for_under_its_new_uid():
+    changes = [
+        AttributeChange(
+            "Series", "SeriesInstanceUID", SERIES, "9.9", series_uid=SERIES
+        ),
+        AttributeChange(
+            "Instance", "InstanceNumber", "1", "2", series_uid=SERIES, instance_uid=SOP
+        ),
+    ]
+    applied = {
+        "Study": {
+            "Series": {
+                "9.9": {
+                    "DICOM": {"SeriesInstanceUID": "9.9"},
+                    "Instances": {SOP: {"DICOM": {"InstanceNumber": "2"}}},
+                }
+            }
+        }
+    }
+
+    assert carries(applied, changes)
+
+
+def test_payload_size_counts_the_request_body_with_its_base64_blobs():
+    # 8,000 bytes of JSON travel as about 10,700 bytes of base64: over the 10 KB quota.
+    change = AttributeChange("Study", "StudyComments", None, "x" * 8000)
+
+    assert payload_size([change]) > MAX_PAYLOAD_BYTES

@@ -1,16 +1,19 @@
 """The edit lifecycle, one worker step at a time, against the live emulator."""
 
+import datetime
 import time
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.edits import services
+from apps.edits import pacing, services
 from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
 from tests.support.edits import change_behind_the_portals_back
-from tests.support.emulator import control
+from tests.support.emulator import control, emulator_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,6 +138,26 @@ def test_a_stale_version_ends_in_conflict_and_reapplying_succeeds(
     assert document["Study"]["DICOM"]["StudyDescription"] == "CHANGED BY SOMEONE ELSE"
 
 
+def lose_the_answer_of_a_send(edit: MetadataEdit, changes, *, fail: str = "") -> None:
+    """As if the edit's first send reached HealthImaging and its answer was lost: the
+    send is recorded, and the update is applied behind the job's back."""
+    MetadataEdit.objects.filter(pk=edit.pk).update(
+        first_submitted_at=timezone.now(), attempts=1
+    )
+    if fail:
+        control(
+            django_settings.HEALTHIMAGING_ENDPOINT_URL,
+            f"image-sets/{edit.image_set_id}/fail-next-update",
+            {"message": fail},
+        )
+    get_gateway().update_image_set_metadata(
+        edit.datastore_id,
+        edit.image_set_id,
+        latest_version=edit.base_version,
+        dicom_updates=services.dicom_updates(changes),
+    )
+
+
 def test_a_lost_response_is_recognised_as_the_jobs_own_write(
     image_sets, editor, scheduled
 ):
@@ -142,6 +165,40 @@ def test_a_lost_response_is_recognised_as_the_jobs_own_write(
     and the version after its base carries its change, so it succeeds, once."""
     datastore_id, (image_set_id, *_) = image_sets
     change = patient_name_change(datastore_id, image_set_id, "LOST^ANSWER")
+    edit = queue(editor, datastore_id, image_set_id, [change])
+    lose_the_answer_of_a_send(edit, [change])
+    edit = run_to_end(edit, scheduled)
+
+    assert edit.status == MetadataEdit.Status.SUCCEEDED
+    assert edit.accepted_version == 2
+    versions = get_gateway().list_image_set_versions(datastore_id, image_set_id)
+    assert [entry.version for entry in versions] == [2, 1]
+    assert versions[0].workflow_status == "UPDATED"
+
+
+def test_a_lost_response_of_an_update_that_failed_ends_failed_not_in_conflict(
+    image_sets, editor, scheduled
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    change = patient_name_change(datastore_id, image_set_id, "LOST^AND^FAILED")
+    edit = queue(editor, datastore_id, image_set_id, [change])
+    lose_the_answer_of_a_send(
+        edit, [change], fail="INVALID_REQUEST: refused for the test"
+    )
+    edit = run_to_end(edit, scheduled)
+
+    assert edit.status == MetadataEdit.Status.FAILED
+    assert "refused for the test" in edit.message
+    assert edit.can_reapply  # the content did not change: the same edit may go again
+
+
+def test_the_same_change_made_by_someone_else_before_the_send_is_a_conflict(
+    image_sets, editor, scheduled, monkeypatch
+):
+    """A version from before the edit was first sent is not the edit's, whatever it holds."""
+    monkeypatch.setattr(services, "CLOCK_SKEW", datetime.timedelta(0))
+    datastore_id, (image_set_id, *_) = image_sets
+    change = patient_name_change(datastore_id, image_set_id, "SAME^CHANGE")
     edit = queue(editor, datastore_id, image_set_id, [change])
     get_gateway().update_image_set_metadata(
         datastore_id,
@@ -151,10 +208,46 @@ def test_a_lost_response_is_recognised_as_the_jobs_own_write(
     )
     edit = run_to_end(edit, scheduled)
 
-    assert edit.status == MetadataEdit.Status.SUCCEEDED
-    assert edit.accepted_version == 2
-    versions = get_gateway().list_image_set_versions(datastore_id, image_set_id)
-    assert [entry.version for entry in versions] == [2, 1]
+    assert edit.status == MetadataEdit.Status.CONFLICT
+    assert edit.accepted_version is None
+
+
+def test_waiting_for_a_locked_set_looks_at_it_instead_of_sending_again(
+    image_sets, editor, scheduled, healthimaging
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    edit = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [patient_name_change(datastore_id, image_set_id, "PATIENT^WAITER")],
+    )
+    with emulator_config(healthimaging.url, updateDelaySeconds=1):
+        change_behind_the_portals_back(datastore_id, image_set_id)  # locks it for 1 s
+    edit = run_to_end(edit, scheduled)
+
+    assert edit.status == MetadataEdit.Status.CONFLICT
+    assert edit.attempts <= 1  # one send at most: the waits looked, they did not send
+
+
+def test_an_unreachable_limiter_makes_the_edit_wait_not_fail(
+    image_sets, editor, scheduled, settings
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    settings.EDIT_RATE_LIMIT_STORAGE_URL = "redis://127.0.0.1:9/0"
+    pacing._limiter.cache_clear()
+    edit = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [patient_name_change(datastore_id, image_set_id, "LIMITER^DOWN")],
+    )
+
+    services.advance_edit(edit.pk)
+
+    edit.refresh_from_db()
+    assert edit.status == MetadataEdit.Status.QUEUED
+    assert (edit.attempts, edit.waiting_since is not None) == (0, True)
 
 
 def test_a_set_locked_past_the_deadline_stops_as_still_locked_and_can_be_checked_again(
@@ -184,7 +277,10 @@ def test_a_set_locked_past_the_deadline_stops_as_still_locked_and_can_be_checked
         control(healthimaging.url, "config", {"updateDelaySeconds": 0})
 
     settings.EDIT_DEADLINE_SECONDS = 60
-    services.check_again(edit=edit)
+    services.check_again(edit=edit, user=editor, request=None)
+    assert AuditEvent.objects.filter(
+        edit_id=edit.pk, action="edit.checked_again"
+    ).exists()
     edit = run_to_end(edit, scheduled)
     assert edit.status == MetadataEdit.Status.SUCCEEDED
     assert edit.attempts == 1
@@ -240,3 +336,29 @@ def test_a_change_over_the_payload_quota_is_refused_before_it_is_queued(
         queue(editor, datastore_id, image_set_id, [huge])
     assert not MetadataEdit.objects.exists()
     assert scheduled == []
+
+
+def test_a_long_wait_for_a_pacing_slot_comes_back_within_the_visibility_timeout(
+    image_sets, editor, scheduled, settings
+):
+    """A message re-scheduled past the broker's visibility timeout would be delivered twice."""
+    datastore_id, (first, second, _) = image_sets
+    settings.HEALTHIMAGING_UPDATE_RATE = "1 per 1000 seconds"
+    pacing._limiter.cache_clear()
+    edits = [
+        queue(
+            editor,
+            datastore_id,
+            image_set_id,
+            [patient_name_change(datastore_id, image_set_id, "SLOW^PACE")],
+        )
+        for image_set_id in (first, second)
+    ]
+    scheduled.clear()
+    for edit in edits:
+        services.advance_edit(edit.pk)
+
+    waiting = MetadataEdit.objects.get(pk=edits[1].pk)
+    assert waiting.attempts == 0
+    assert scheduled[-1][1] == services.MAX_COUNTDOWN
+    assert services.MAX_COUNTDOWN < settings.CELERY_VISIBILITY_TIMEOUT

@@ -611,3 +611,35 @@ def test_my_edits_pages_by_25(signed_in, image_set, editor):
     assert len(re.findall(r"data-edit-id=", first)) == 25
     assert len(re.findall(r"data-edit-id=", second)) == 1
     assert 'href="?page=2">Next page</a>' in first
+
+
+def test_a_poll_after_the_session_ended_sends_the_browser_to_sign_in_and_back(
+    client, editor, image_set
+):
+    """Not a login form swapped into the panel: the whole page goes to sign in, and back
+    to the page the user was on, not to the fragment."""
+    edit = make_edit(editor, image_set)
+    page = f"http://testserver{detail_url(image_set)}"
+
+    response = client.get(
+        reverse("edits:edit-status", args=[edit.pk]),
+        headers={"HX-Request": "true", "HX-Current-URL": page},
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={detail_url(image_set)}"
+
+
+def test_a_poll_from_a_foreign_page_does_not_redirect_there_after_sign_in(
+    client, editor, image_set
+):
+    edit = make_edit(editor, image_set)
+    status_url = reverse("edits:edit-status", args=[edit.pk])
+
+    response = client.get(
+        status_url,
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/x"},
+    )
+
+    assert "evil.example" not in response["HX-Redirect"]
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={status_url}"
