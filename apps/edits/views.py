@@ -18,6 +18,7 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
+from apps.core.idle_sessions import background_poll
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
@@ -116,6 +117,7 @@ def edit_detail(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 
 @require_safe
 @signed_in
+@background_poll
 def edit_status(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """The status panel, polled while the edit is active.
 
