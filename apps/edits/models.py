@@ -73,6 +73,9 @@ class MetadataEdit(models.Model):
         default=0, help_text="UpdateImageSetMetadata calls made."
     )
     checks = models.PositiveIntegerField(default=0, help_text="Worker steps taken.")
+    interruptions = models.PositiveSmallIntegerField(
+        default=0, help_text="Steps that died with their worker (their lease expired)."
+    )
     waiting_since = models.DateTimeField(
         null=True,
         blank=True,

@@ -26,7 +26,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 ADVANCE_TASK = "apps.edits.tasks.advance_edit"
 # Longer than one step can take (the task's hard time limit), so a live step keeps its lease.
 LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT + 30
+# Steps of one edit that may die with their worker before the edit is given up.
+MAX_INTERRUPTIONS = 3
 # A message delivered this much before the row's next check is a duplicate of a later one.
 EARLY_TOLERANCE = datetime.timedelta(seconds=1)
 
@@ -299,6 +301,16 @@ def advance_edit(edit_id: uuid.UUID | str) -> None:
     edit.pending_audit = []
     now = timezone.now()
     edit.checks += 1
+    if edit.interruptions >= MAX_INTERRUPTIONS:
+        _finish(
+            edit,
+            Status.FAILED,
+            now,
+            message=f"The worker stopped {edit.interruptions} times in the middle of this "
+            "edit, so it was given up. Check the image set's versions before re-applying it.",
+        )
+        _save_step(edit, lease, now, None)
+        return
     try:
         delay = (
             _submit(edit, now) if edit.accepted_version is None else _follow(edit, now)
@@ -382,18 +394,20 @@ def _take_lease(edit_id: uuid.UUID | str) -> uuid.UUID | None:
     """Claim the row for one step: active, due, and not held by a live step."""
     now = timezone.now()
     lease = uuid.uuid4()
-    claimed = (
-        MetadataEdit.objects.filter(pk=edit_id, status__in=MetadataEdit.ACTIVE)
-        .filter(
-            Q(next_check_at__isnull=True) | Q(next_check_at__lte=now + EARLY_TOLERANCE)
-        )
-        .filter(Q(lease__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(
-            lease=lease,
-            lease_expires_at=now + datetime.timedelta(seconds=LEASE_SECONDS),
-        )
+    expires = now + datetime.timedelta(seconds=LEASE_SECONDS)
+    due = MetadataEdit.objects.filter(
+        pk=edit_id, status__in=MetadataEdit.ACTIVE
+    ).filter(
+        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now + EARLY_TOLERANCE)
     )
-    return lease if claimed else None
+    if due.filter(lease__isnull=True).update(lease=lease, lease_expires_at=expires):
+        return lease
+    # An expired lease: the step holding it died (a killed worker, a crash). Counted, so a
+    # job that takes its worker down every time stops instead of looping.
+    interrupted = due.filter(lease_expires_at__lt=now).update(
+        lease=lease, lease_expires_at=expires, interruptions=F("interruptions") + 1
+    )
+    return lease if interrupted else None
 
 
 def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:

@@ -2,6 +2,7 @@
 
 import datetime
 import time
+import uuid
 
 import pytest
 from django.conf import settings as django_settings
@@ -362,3 +363,35 @@ def test_a_long_wait_for_a_pacing_slot_comes_back_within_the_visibility_timeout(
     assert waiting.attempts == 0
     assert scheduled[-1][1] == services.MAX_COUNTDOWN
     assert services.MAX_COUNTDOWN < settings.CELERY_VISIBILITY_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("died_before", "status"),
+    [
+        (0, MetadataEdit.Status.UPDATING),  # one killed step: the next takes over
+        (services.MAX_INTERRUPTIONS - 1, MetadataEdit.Status.FAILED),  # a poison edit
+    ],
+)
+def test_a_step_that_died_is_taken_over_and_a_poison_edit_stops(
+    image_sets, editor, scheduled, died_before, status
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    edit = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [patient_name_change(datastore_id, image_set_id, "KILLED^STEP")],
+    )
+    # A step took the lease, then its worker died: the lease ran out, unreleased.
+    MetadataEdit.objects.filter(pk=edit.pk).update(
+        lease=uuid.uuid4(),
+        lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
+        interruptions=died_before,
+    )
+
+    services.advance_edit(edit.pk)
+
+    edit.refresh_from_db()
+    assert edit.interruptions == died_before + 1
+    assert edit.status == status
+    assert edit.lease is None
