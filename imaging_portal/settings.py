@@ -123,8 +123,10 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.healthimaging",
     "apps.imagesets",
+    "apps.accounts",
     "apps.audit",
     "apps.edits",
+    "apps.history",
     "apps.emulator",
 ]
 

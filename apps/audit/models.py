@@ -32,6 +32,18 @@ class AuditEvent(models.Model):
         EDIT_CONFLICT = "edit.conflict", "Edit in conflict"
         EDIT_TIMED_OUT = "edit.timed_out", "Edit still locked at its deadline"
         EDIT_CHECKED_AGAIN = "edit.checked_again", "Edit checked again"
+        REVERT_QUEUED = "revert.queued", "Revert queued"
+        REVERT_ACCEPTED = "revert.accepted", "Revert accepted by HealthImaging"
+        REVERT_SUCCEEDED = "revert.succeeded", "Revert succeeded"
+        REVERT_FAILED = "revert.failed", "Revert failed"
+        REVERT_CONFLICT = "revert.conflict", "Revert in conflict"
+        REVERT_TIMED_OUT = "revert.timed_out", "Revert still locked at its deadline"
+        SIGNED_IN = "auth.signed_in", "Signed in"
+        SIGNED_OUT = "auth.signed_out", "Signed out"
+        SIGN_IN_FAILED = "auth.sign_in_failed", "Sign-in failed"
+        ACCOUNT_LOCKED = "auth.locked", "Account locked after failed sign-ins"
+        METADATA_VIEWED = "metadata.viewed", "Metadata viewed"
+        ROLES_CHANGED = "roles.changed", "Roles changed"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -52,6 +64,19 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     outcome = models.CharField(max_length=200, blank=True)
     forced = models.BooleanField(default=False)
+    username = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="The name signed in with (kept for failed sign-ins, which have no actor).",
+    )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events_about",
+        help_text="The user acted upon (role changes).",
+    )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
 
     objects = AuditEventQuerySet.as_manager()

@@ -10,12 +10,15 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
     page_or_fragment,
     signed_in,
 )
+from apps.healthimaging.types import ImageSet
 from apps.imagesets import selectors
 from apps.imagesets.forms import ImageSetSearchForm
 
@@ -82,15 +85,15 @@ def image_set_list(request: HttpRequest, datastore_id: str) -> HttpResponse:
 def image_set_detail(
     request: HttpRequest, datastore_id: str, image_set_id: str
 ) -> HttpResponse:
+    detail = selectors.image_set_detail_get(
+        datastore_id=datastore_id, image_set_id=image_set_id
+    )
+    _record_metadata_view(request, detail.image_set.datastore_id, detail.image_set)
     return page_or_fragment(
         request,
         page="imagesets/image_set_detail.html",
         fragment="imagesets/partials/image_set.html",
-        context={
-            "detail": selectors.image_set_detail_get(
-                datastore_id=datastore_id, image_set_id=image_set_id
-            )
-        },
+        context={"detail": detail},
     )
 
 
@@ -104,9 +107,32 @@ def image_set_metadata(
     document = selectors.image_set_metadata_get(
         datastore_id=datastore_id, image_set_id=image_set_id
     )
+    audit_record(
+        AuditEvent.Action.METADATA_VIEWED,
+        actor=request.user,
+        request=request,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        outcome="Downloaded as JSON",
+    )
     response = HttpResponse(
         json.dumps(document, indent=2, ensure_ascii=False) + "\n",
         content_type="application/json; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{image_set_id}.json"'
     return response
+
+
+def _record_metadata_view(
+    request: HttpRequest, datastore_id: str, image_set: ImageSet
+) -> None:
+    """Reading an image set's metadata is an access to patient data: it is audited."""
+    audit_record(
+        AuditEvent.Action.METADATA_VIEWED,
+        actor=request.user,
+        request=request,
+        datastore_id=datastore_id,
+        image_set_id=image_set.image_set_id,
+        version_to=image_set.version,
+        outcome="Viewed",
+    )

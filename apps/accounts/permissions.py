@@ -1,0 +1,54 @@
+"""The permission check every view makes: signed in, then the permission, else a 403 page.
+
+A refused request gets a friendly page saying what is missing (an htmx request reloads the
+page instead), never the data, and never a HealthImaging call.
+"""
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.core.viewtools import signed_in
+
+View = Callable[..., HttpResponse]
+
+_NEEDS = {
+    "accounts.browse": "browse image sets",
+    "accounts.queue_edit": "edit metadata",
+    "accounts.force_edit": "use Force",
+    "accounts.revert": "revert image sets",
+    "accounts.view_audit_log": "read the audit log",
+    "accounts.manage_users": "manage users",
+}
+
+
+def forbidden(request: HttpRequest, permission: str | None = None) -> HttpResponse:
+    response = render(
+        request,
+        "accounts/forbidden.html",
+        {"needed": _NEEDS.get(permission or "", "do this")},
+        status=403,
+    )
+    if getattr(request, "htmx", False):
+        # htmx swaps no 4xx: reload the page, which then shows what this user may see.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def permission_required(permission: str) -> Callable[[View], View]:
+    """Signed in (as `signed_in`), and holding `permission` (e.g. "accounts.browse")."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(
+            request: HttpRequest, *args: object, **kwargs: object
+        ) -> HttpResponse:
+            if not request.user.has_perm(permission):
+                return forbidden(request, permission)
+            return view(request, *args, **kwargs)
+
+        return signed_in(checked)
+
+    return decorate
