@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("", include("apps.imagesets.urls")),
     path("", include("apps.edits.urls")),
+    path("", include("apps.history.urls")),
+    path("", include("apps.audit.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
