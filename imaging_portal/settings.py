@@ -4,6 +4,7 @@ Every variable has a safe demo default; `.env.example` lists them. A value that 
 be parsed stops start-up with ImproperlyConfigured naming the variable.
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 import environ
 import limits
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
@@ -120,6 +122,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_htmx",
+    "axes",
+    "csp",
     "apps.core",
     "apps.healthimaging",
     "apps.imagesets",
@@ -137,10 +141,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.audit.middleware.AuditRequestMiddleware",
     "apps.core.idle_sessions.IdleSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.accounts.sessions.AbsoluteSessionLifetimeMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "imaging_portal.urls"
@@ -196,6 +205,11 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -226,6 +240,10 @@ SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", default=15 * 60, minim
 # person makes, but not on background polls.
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# However active, a session ends this long after sign-in (apps.accounts.sessions).
+SESSION_MAX_AGE_SECONDS = env_int(
+    "DJANGO_SESSION_MAX_AGE_SECONDS", default=12 * 60 * 60, minimum=60
+)
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -248,6 +266,46 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
     if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content Security Policy (django-csp 4): scripts and styles only from this site's own
+# files, no inline code, no eval; htmx is configured in base.html to need neither.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+# How many reverse proxies in front of the portal append to X-Forwarded-For. 0: none, so
+# the client's address is REMOTE_ADDR and X-Forwarded-For (which anyone can write) is ignored.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", default=0, maximum=10)
+
+# Failed sign-ins (django-axes): locked per username and address together, so nobody can
+# lock a colleague out from elsewhere; lifted after the cool-off or a successful sign-in.
+# Always on, tests included: Client.login() must pass `request=HttpRequest()`, or use
+# force_login (the sign-in tests go through the login page itself).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env_int("AXES_COOLOFF_MINUTES", default=15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.client_ip.client_ip_address"
+# Used by django-ipware only if the callable above is ever removed: the same rule.
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 SILENCED_SYSTEM_CHECKS = []
 if HTTPS and not SECURE_HSTS_PRELOAD:

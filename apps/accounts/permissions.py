@@ -24,7 +24,12 @@ _NEEDS = {
 }
 
 
-def forbidden(request: HttpRequest, permission: str | None = None) -> HttpResponse:
+def forbidden(
+    request: HttpRequest,
+    permission: str | None = None,
+    exception: Exception | None = None,
+) -> HttpResponse:
+    """The 403 page; also Django's `handler403`, which passes the exception."""
     response = render(
         request,
         "accounts/forbidden.html",

@@ -36,6 +36,7 @@ FORCE_WARNING = (
     "(UIDs, Study ID), private tags, sequences, several values, values that do not suit "
     "their type. Use it only when you are sure; its use is recorded."
 )
+FORCE_REFUSED = "Your role does not let you use Force. Send the change without it, or ask an administrator."
 # Form data that says what to do with the form, not what it holds.
 _ACTIONS = frozenset({"csrfmiddlewaretoken", "action", "add_row"})
 _TAG = re.compile(r"\(?\s*([0-9A-Fa-f]{4})\s*,?\s*([0-9A-Fa-f]{4})\s*\)?")
@@ -318,6 +319,7 @@ class MetadataEditForm(DraftableForm):
         document: dict,
         draft: bool = False,
         add_row: bool = False,
+        can_force: bool = True,
         **kwargs: Any,
     ) -> None:
         if data is not None and add_row:
@@ -325,6 +327,9 @@ class MetadataEditForm(DraftableForm):
         super().__init__(data, **kwargs)
         self.document = document
         self.draft = draft
+        # Whether this user's role holds Force (FORCE_EDIT). The views always say; without
+        # it the field is not shown, and a posted force=on is refused with an error.
+        self.can_force = can_force
         self.changes: list[AttributeChange] = []
         self.checks: list[services.Check] = []
         for attribute in COMMON_ATTRIBUTES:
@@ -384,6 +389,12 @@ class MetadataEditForm(DraftableForm):
     def is_valid(self) -> bool:
         return super().is_valid() and self.rows.is_valid()
 
+    def clean_force(self) -> bool:
+        force = self.cleaned_data["force"]
+        if force and not self.can_force:
+            raise ValidationError(FORCE_REFUSED)
+        return force
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         sources = self._common_changes(data)
@@ -404,7 +415,11 @@ class MetadataEditForm(DraftableForm):
                     field,
                     "This change needs Force: "
                     + " ".join(check.needs_force)
-                    + " Tick Force below to send it anyway.",
+                    + (
+                        " Tick Force below to send it anyway."
+                        if self.can_force
+                        else " Only an administrator can use Force."
+                    ),
                 )
         self.checks = checks
         self.changes = [check.change for check in checks]

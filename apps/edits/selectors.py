@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.accounts.roles import VIEW_AUDIT_LOG
 from apps.edits.changes import AttributeChange, level_element
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
@@ -73,9 +74,10 @@ def edit_basis_get(
 
 
 def edits_visible_to(*, user: AbstractBaseUser) -> QuerySet[MetadataEdit]:
-    """A user sees their own edits; a superuser sees every edit."""
+    """A user sees their own edits; one who may read the audit log (an admin, a superuser)
+    sees every edit."""
     edits = MetadataEdit.objects.select_related("requested_by")
-    return edits if user.is_superuser else edits.filter(requested_by=user)
+    return edits if user.has_perm(VIEW_AUDIT_LOG) else edits.filter(requested_by=user)
 
 
 def edit_list(*, user: AbstractBaseUser) -> QuerySet[MetadataEdit]:

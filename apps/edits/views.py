@@ -18,12 +18,13 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
+from apps.accounts.permissions import permission_required
+from apps.accounts.roles import FORCE_EDIT, QUEUE_EDIT
 from apps.core.idle_sessions import background_poll
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
     page_or_fragment,
-    signed_in,
 )
 from apps.edits import selectors, services
 from apps.edits.forms import MetadataEditForm
@@ -36,7 +37,7 @@ FINISHED_EVENT = "edit-finished"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@signed_in
+@permission_required(QUEUE_EDIT)
 @healthimaging_failures(fragment_id="edit-form", page=PROBLEM_PAGE)
 def edit_form(
     request: HttpRequest, datastore_id: str, image_set_id: str
@@ -48,7 +49,9 @@ def edit_form(
         datastore_id=datastore_id, image_set_id=image_set_id
     )
     form = MetadataEditForm(
-        document=basis.document, initial={"base_version": basis.version}
+        document=basis.document,
+        initial={"base_version": basis.version},
+        can_force=_can_force(request),
     )
     return _form_page(request, basis, form)
 
@@ -66,10 +69,16 @@ def _edit_form_step(
     adding_row = "add_row" in request.POST
     if adding_row or action == "edit":
         form = MetadataEditForm(
-            request.POST, document=basis.document, draft=True, add_row=adding_row
+            request.POST,
+            document=basis.document,
+            draft=True,
+            add_row=adding_row,
+            can_force=_can_force(request),
         )
         return _form_page(request, basis, form)
-    form = MetadataEditForm(request.POST, document=basis.document)
+    form = MetadataEditForm(
+        request.POST, document=basis.document, can_force=_can_force(request)
+    )
     if not form.is_valid():
         return _form_page(request, basis, form)
     if action != "queue":
@@ -91,6 +100,11 @@ def _edit_form_step(
     return redirect("imagesets:image-set-detail", datastore_id, image_set_id)
 
 
+def _can_force(request: HttpRequest) -> bool:
+    """Force is for the roles that hold it (admins): others neither see nor send it."""
+    return request.user.has_perm(FORCE_EDIT)
+
+
 def _form_page(
     request: HttpRequest, basis: selectors.EditBasis, form: MetadataEditForm
 ) -> HttpResponse:
@@ -98,7 +112,7 @@ def _form_page(
 
 
 @require_safe
-@signed_in
+@permission_required(QUEUE_EDIT)
 @healthimaging_failures(fragment_id="edit", page=PROBLEM_PAGE)
 def edit_detail(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """An edit: what was asked and what became of it; in conflict, what changed since."""
@@ -116,8 +130,8 @@ def edit_detail(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 
 
 @require_safe
-@signed_in
-@background_poll
+@background_poll  # before the check, so a refused poll does not count as activity either
+@permission_required(QUEUE_EDIT)
 def edit_status(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """The status panel, polled while the edit is active.
 
@@ -139,7 +153,7 @@ def edit_status(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@signed_in
+@permission_required(QUEUE_EDIT)
 @healthimaging_failures(fragment_id="edit", page=PROBLEM_PAGE)
 def edit_reapply(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """Queue the edit's changes again, on the image set's latest version."""
@@ -153,7 +167,7 @@ def edit_reapply(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@signed_in
+@permission_required(QUEUE_EDIT)
 def edit_check_again(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """Follow an edit that was still locked at its deadline again."""
     edit = _visible_edit(request, edit_id)
@@ -166,7 +180,7 @@ def edit_check_again(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 
 
 @require_safe
-@signed_in
+@permission_required(QUEUE_EDIT)
 def edit_list(request: HttpRequest) -> HttpResponse:
     """My edits: the signed-in user's edits, newest first."""
     page = Paginator(selectors.edit_list(user=request.user), EDITS_PER_PAGE).get_page(

@@ -10,13 +10,14 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from apps.accounts.permissions import permission_required
+from apps.accounts.roles import BROWSE
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
     page_or_fragment,
-    signed_in,
 )
 from apps.healthimaging.types import ImageSet
 from apps.imagesets import selectors
@@ -24,7 +25,7 @@ from apps.imagesets.forms import ImageSetSearchForm
 
 
 @require_safe
-@signed_in
+@permission_required(BROWSE)
 @healthimaging_failures(fragment_id="datastores")
 def datastore_list(request: HttpRequest) -> HttpResponse:
     return page_or_fragment(
@@ -36,7 +37,7 @@ def datastore_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@signed_in
+@permission_required(BROWSE)
 @healthimaging_failures(fragment_id="results")
 def image_set_list(request: HttpRequest, datastore_id: str) -> HttpResponse:
     """The image sets tab: the search form and one page of results."""
@@ -80,7 +81,7 @@ def image_set_list(request: HttpRequest, datastore_id: str) -> HttpResponse:
 
 
 @require_safe
-@signed_in
+@permission_required(BROWSE)
 @healthimaging_failures(fragment_id="image-set")
 def image_set_detail(
     request: HttpRequest, datastore_id: str, image_set_id: str
@@ -98,7 +99,7 @@ def image_set_detail(
 
 
 @require_safe
-@signed_in
+@permission_required(BROWSE)
 @healthimaging_failures(fragment_id="image-set")
 def image_set_metadata(
     request: HttpRequest, datastore_id: str, image_set_id: str

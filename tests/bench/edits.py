@@ -110,7 +110,10 @@ def set_up_portal(
     django.setup()
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_user(USERNAME, password=None)
+    from apps.accounts.roles import EDITOR
+    from apps.accounts.services import set_role
+
+    set_role(get_user_model().objects.create_user(USERNAME, password=None), EDITOR)
     return env
 
 

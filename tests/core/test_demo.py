@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from apps.accounts.services import set_role
 from apps.core.management.commands.demo import Command as DemoCommand
 from apps.core.management.commands.demo import demo_children, port_is_free
 
@@ -241,7 +242,8 @@ def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
 
     assert demo.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output
-    assert "sign in as 'admin'" in output
+    for role in ("viewer", "editor", "admin"):
+        assert f"sign in as {role!r} ({role}) with password" in output
     assert "worker started" in output
     assert port_is_free(port)
     assert port_is_free(emulator_port)
@@ -261,24 +263,65 @@ def test_demo_command_names_the_variable_to_change_when_a_port_is_taken(settings
 
 
 @pytest.mark.django_db
-def test_demo_account_takes_its_password_from_demo_password(settings):
+def test_demo_accounts_take_their_password_from_demo_password(settings):
     settings.DEMO_PASSWORD = "correct-horse-battery"
-    password = DemoCommand().ensure_demo_user()
-    user = get_user_model().objects.get(username="admin")
+    password = DemoCommand().ensure_demo_users()
+    users = get_user_model().objects.filter(username__in=["viewer", "editor", "admin"])
     assert password == "correct-horse-battery"
-    assert user.check_password("correct-horse-battery")
+    assert len(users) == 3
+    assert all(user.check_password("correct-horse-battery") for user in users)
     settings.DEMO_PASSWORD = "changed-in-the-environment"
-    DemoCommand().ensure_demo_user()
-    user.refresh_from_db()
-    assert user.check_password("changed-in-the-environment")
+    DemoCommand().ensure_demo_users()
+    for user in users:
+        user.refresh_from_db()
+        assert user.check_password("changed-in-the-environment")
 
 
 @pytest.mark.django_db
-def test_demo_account_gets_a_random_password_kept_in_the_var_dir(settings, tmp_path):
+def test_demo_accounts_get_a_random_password_kept_in_the_var_dir(settings, tmp_path):
     settings.DEMO_PASSWORD = ""
     settings.VAR_DIR = tmp_path
-    first = DemoCommand().ensure_demo_user()
-    second = DemoCommand().ensure_demo_user()
+    first = DemoCommand().ensure_demo_users()
+    second = DemoCommand().ensure_demo_users()
     assert first == second
     assert len(first) >= 16
     assert (tmp_path / "demo-password").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.django_db
+def test_demo_makes_one_account_per_role_in_its_group_only(settings):
+    settings.DEMO_PASSWORD = "correct-horse-battery"
+    set_role(get_user_model().objects.create_user("editor"), "admin")
+
+    DemoCommand().ensure_demo_users()
+
+    users = {user.username: user for user in get_user_model().objects.all()}
+    assert set(users) == {"viewer", "editor", "admin"}
+    for name, user in users.items():
+        assert [group.name for group in user.groups.all()] == [name]
+        assert not user.is_superuser
+        assert user.is_staff is (name == "admin")
+    assert users["admin"].has_perm("accounts.force_edit")
+    assert not users["editor"].has_perm("accounts.force_edit")
+    assert users["editor"].has_perm("accounts.queue_edit")
+    assert not users["viewer"].has_perm("accounts.queue_edit")
+    assert users["viewer"].has_perm("accounts.browse")
+
+
+@pytest.mark.django_db
+def test_demo_leaves_an_admin_that_is_already_a_superuser_one(settings):
+    settings.DEMO_PASSWORD = "correct-horse-battery"
+    get_user_model().objects.create_superuser("admin")
+
+    DemoCommand().ensure_demo_users()
+
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.is_staff
+    assert [group.name for group in admin.groups.all()] == ["admin"]
+
+
+@pytest.mark.django_db
+def test_no_account_exists_outside_demo_mode():
+    """The migrations make the roles, never a user: accounts come from the demo or people."""
+    assert not get_user_model().objects.exists()

@@ -7,6 +7,8 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.roles import EDITOR
+from apps.accounts.services import set_role
 from apps.edits.models import MetadataEdit
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def edit(django_user_model):
     user = django_user_model.objects.create_user("poller", password="not-used-here")
+    set_role(user, EDITOR)  # the edit pages need QUEUE_EDIT
     return MetadataEdit.objects.create(
         requested_by=user,
         datastore_id="a" * 32,

@@ -35,6 +35,18 @@ def load_settings(env):
         ("HEALTHIMAGING_ENDPOINT_URL", "localhost:8765", "HEALTHIMAGING_ENDPOINT_URL"),
         ("REDIS_URL", "http://redis:6379", "REDIS_URL must be a redis/rediss URL"),
         ("DJANGO_LOG_LEVEL", "loud", "DJANGO_LOG_LEVEL"),
+        (
+            "DJANGO_SESSION_MAX_AGE_SECONDS",
+            "12h",
+            "DJANGO_SESSION_MAX_AGE_SECONDS must be an integer",
+        ),
+        (
+            "DJANGO_TRUSTED_PROXY_COUNT",
+            "-1",
+            "DJANGO_TRUSTED_PROXY_COUNT must be at least 0",
+        ),
+        ("AXES_FAILURE_LIMIT", "0", "AXES_FAILURE_LIMIT must be at least 1"),
+        ("AXES_COOLOFF_MINUTES", "soon", "AXES_COOLOFF_MINUTES must be an integer"),
     ],
 )
 def test_settings_refuse_to_start_with_a_bad_value(portal_env, name, value, message):
@@ -86,14 +98,18 @@ def test_secret_key_is_generated_once_private_and_reused(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["secret-key"]
 
 
+@pytest.mark.parametrize("proxies", ["0", "1"])
 def test_check_deploy_reports_nothing_with_https_and_a_long_secret_key(
-    portal_env, manage_py
+    portal_env, manage_py, proxies
 ):
+    """Django's security checks, django-axes' wiring checks and django-csp's all pass."""
     env = {
         **portal_env,
         "DJANGO_HTTPS": "true",
+        "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "portal.example.org",
+        "DJANGO_TRUSTED_PROXY_COUNT": proxies,
     }
 
     result = subprocess.run(
@@ -125,3 +141,18 @@ def test_check_deploy_warns_about_insecure_cookies_without_the_https_flag(
 
     assert result.returncode != 0
     assert "security.W012" in result.stdout + result.stderr
+
+
+def test_production_settings_wire_lockout_csp_and_session_lifetime():
+    from django.conf import settings
+
+    assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
+    assert settings.MIDDLEWARE[-1] == "axes.middleware.AxesMiddleware"
+    assert "csp.middleware.CSPMiddleware" in settings.MIDDLEWARE
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+    assert settings.AXES_RESET_ON_SUCCESS is True
+    assert settings.AXES_COOLOFF_TIME.total_seconds() == 15 * 60
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    script_src = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["script-src"]
+    assert not any("unsafe" in source for source in script_src)
+    assert settings.SESSION_MAX_AGE_SECONDS == 12 * 60 * 60

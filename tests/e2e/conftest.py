@@ -10,6 +10,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from apps.accounts.roles import ADMIN, EDITOR, VIEWER
+from apps.accounts.services import set_role
+
 # Playwright's sync API runs an asyncio loop in the test thread; Django's ORM refuses to run
 # while a loop is running unless told the caller is really synchronous (it is).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -75,11 +78,31 @@ def portal(healthimaging, browse_archive) -> tuple[str, list[str]]:
     return browse_archive
 
 
+def user_with_role(django_user_model, username: str, role: str):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    set_role(user, role)
+    return user
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(
-        username="clinician", password=PASSWORD
-    )
+    """The clinician the flows sign in as: an editor."""
+    return user_with_role(django_user_model, "clinician", EDITOR)
+
+
+@pytest.fixture
+def editor(user):
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return user_with_role(django_user_model, "viewer", VIEWER)
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return user_with_role(django_user_model, "auditor", ADMIN)
 
 
 def log_in(page: Page, username: str, password: str) -> None:

@@ -1,12 +1,10 @@
-import itertools
-
 import pytest
 
+from apps.accounts.roles import ADMIN, EDITOR, VIEWER
+from apps.accounts.services import set_role
 from apps.edits import pacing, services
 from apps.emulator.server import EmulatorServer
-from tests.support.emulator import seed_archive
-
-_archives = itertools.count()
+from tests.support.emulator import fresh_image_sets
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +31,26 @@ def scheduled(monkeypatch) -> list[tuple[str, float]]:
 
 @pytest.fixture
 def image_sets(healthimaging: EmulatorServer) -> tuple[str, list[str]]:
-    """Three fresh image sets of their own data store, for tests that change them."""
-    number = next(_archives)
-    return seed_archive(healthimaging, 3, name=f"edits-{number}", random_seed=number)
+    """Three fresh image sets, for tests that change them."""
+    return fresh_image_sets(healthimaging, 3)
 
 
 @pytest.fixture
 def editor(django_user_model):
-    return django_user_model.objects.create_user("editor", password="not-used-here")
+    user = django_user_model.objects.create_user("editor", password="not-used-here")
+    set_role(user, EDITOR)
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    user = django_user_model.objects.create_user("viewer", password="not-used-here")
+    set_role(user, VIEWER)
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    user = django_user_model.objects.create_user("admin", password="not-used-here")
+    set_role(user, ADMIN)
+    return user

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from apps.accounts.roles import ADMIN, EDITOR, VIEWER
+from apps.accounts.services import set_role
 from apps.emulator.seed import generate_image_sets
 from apps.healthimaging.gateway import get_gateway
 from tests.support.emulator import stable_id
@@ -48,7 +50,24 @@ def crafted_archive(live_emulator):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="ana")
+    """Signed-in tests browse as an editor, the role clinical data staff have."""
+    user = django_user_model.objects.create_user(username="ana")
+    set_role(user, EDITOR)
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    user = django_user_model.objects.create_user(username="vera")
+    set_role(user, VIEWER)
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    user = django_user_model.objects.create_user(username="adam")
+    set_role(user, ADMIN)
+    return user
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """`manage.py demo`: bring the whole demo up with one command.
 
-Migrates, collects static files, makes sure a demo user exists, seeds the emulator,
+Migrates, collects static files, makes sure the demo accounts exist (one per role), seeds the emulator,
 then supervises the emulator, Redis, a Celery worker and the web server with honcho until
 Ctrl-C or SIGTERM, which stop every process started here. The emulator is a subprocess,
 never imported. Everything the demo writes is under the var directory.
@@ -25,9 +25,11 @@ from django.db import connections
 from honcho.manager import SIGNALS, Manager
 from honcho.printer import Printer
 
+from apps.accounts.roles import ADMIN, EDITOR, VIEWER
 from apps.core.redis_server import redis_server_argv
 
-DEMO_USERNAME = "admin"
+# One account per role: (username, role). Made only by `manage.py demo`, never by a migration.
+DEMO_ACCOUNTS = ((VIEWER, VIEWER), (EDITOR, EDITOR), (ADMIN, ADMIN))
 SEED_IMAGE_SETS = 500
 SEED_RANDOM_SEED = 7
 STOPPED_BY_SIGNAL = {spec["rc"] for spec in SIGNALS.values()}
@@ -181,7 +183,7 @@ class Command(BaseCommand):
 
         call_command("migrate", interactive=False, verbosity=1)
         call_command("collectstatic", interactive=False, verbosity=0)
-        password = self.ensure_demo_user()
+        password = self.ensure_demo_users()
         connections.close_all()  # the children open their own
 
         self.stdout.write(
@@ -195,9 +197,8 @@ class Command(BaseCommand):
 
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imaging Portal: http://127.0.0.1:{port}/ "
-                f"(sign in as {DEMO_USERNAME!r} with password {password!r}). "
-                "Press Ctrl-C to stop."
+                f"Imaging Portal: http://127.0.0.1:{port}/ (Ctrl-C stops it)\n"
+                + self.sign_ins(password)
             )
         )
         children = demo_children(
@@ -216,21 +217,39 @@ class Command(BaseCommand):
             return
         raise CommandError(f"A demo process stopped (exit code {returncode}).")
 
-    def ensure_demo_user(self) -> str:
-        """Create or refresh the demo account; returns the password to print."""
+    def ensure_demo_users(self) -> str:
+        """Create or refresh one demo account per role; returns the password to print.
+
+        Each account is in its role's group and no other role's. `admin` is also staff (it may open the
+        Django admin); it is a superuser only if an earlier demo made it one.
+        """
+        # Here, not at the top: `supervise` is imported by processes without Django set up.
+        from apps.accounts.services import set_role
+
         password = settings.DEMO_PASSWORD or demo_password_from_file(
             Path(settings.VAR_DIR) / "demo-password"
         )
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(
-            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-        )
-        if created or not user.check_password(password):
-            user.set_password(password)
+        for username, role in DEMO_ACCOUNTS:
+            user, created = user_model.objects.get_or_create(
+                username=username, defaults={"is_staff": role == ADMIN}
+            )
+            if created or not user.check_password(password):
+                user.set_password(password)
+            if role == ADMIN:
+                user.is_staff = True
+            user.is_active = True
             user.save()
-        if created:
-            self.stdout.write(f"Created the demo account {DEMO_USERNAME!r}.")
+            set_role(user, role)
+            if created:
+                self.stdout.write(f"Created the demo account {username!r} ({role}).")
         return password
+
+    def sign_ins(self, password: str) -> str:
+        return "\n".join(
+            f"  sign in as {username!r} ({role}) with password {password!r}"
+            for username, role in DEMO_ACCOUNTS
+        )
 
 
 def demo_password_from_file(path: Path) -> str:

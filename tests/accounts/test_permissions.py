@@ -1,0 +1,168 @@
+"""Every page, fragment and POST endpoint of the image set and edit apps, for every role.
+
+Anonymous: sent to sign in (htmx: HX-Redirect). A role without the permission: the friendly
+403 page (htmx: HX-Refresh). Either way not one HealthImaging call is made: the check comes
+before any selector. A role with the permission gets the page (or 302/404 as the case may be).
+"""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from apps.edits import urls as edit_urls
+from apps.edits.models import MetadataEdit
+from apps.imagesets import urls as imageset_urls
+from tests.accounts.conftest import form_inputs
+from tests.support.emulator import clear_emulator_calls, emulator_calls
+
+pytestmark = pytest.mark.django_db
+
+BROWSE_ROLES = {"viewer", "editor", "admin"}
+EDIT_ROLES = {"editor", "admin"}
+UNKNOWN_EDIT = uuid.UUID("00000000-0000-4000-8000-000000000000")
+
+# (url name, method, htmx, what the url needs, roles allowed)
+ROUTES = [
+    ("imagesets:datastore-list", "get", False, "none", BROWSE_ROLES),
+    ("imagesets:datastore-list", "get", True, "none", BROWSE_ROLES),
+    ("imagesets:image-set-list", "get", False, "datastore", BROWSE_ROLES),
+    ("imagesets:image-set-list", "get", True, "datastore", BROWSE_ROLES),
+    ("imagesets:image-set-detail", "get", False, "image_set", BROWSE_ROLES),
+    ("imagesets:image-set-detail", "get", True, "image_set", BROWSE_ROLES),
+    ("imagesets:image-set-metadata", "get", False, "image_set", BROWSE_ROLES),
+    ("edits:edit-form", "get", False, "image_set", EDIT_ROLES),
+    ("edits:edit-form", "post", False, "image_set", EDIT_ROLES),
+    ("edits:edit-list", "get", False, "none", EDIT_ROLES),
+    ("edits:edit-detail", "get", False, "edit", EDIT_ROLES),
+    ("edits:edit-status", "get", False, "edit", EDIT_ROLES),
+    ("edits:edit-status", "get", True, "edit", EDIT_ROLES),
+    ("edits:edit-reapply", "post", False, "edit", EDIT_ROLES),
+    ("edits:edit-check-again", "post", False, "edit", EDIT_ROLES),
+]
+
+
+def route_names(module, namespace):
+    return {f"{namespace}:{pattern.name}" for pattern in module.urlpatterns}
+
+
+def test_the_matrix_covers_every_route_of_both_apps():
+    assert {name for name, *_ in ROUTES} == route_names(
+        imageset_urls, "imagesets"
+    ) | route_names(edit_urls, "edits")
+
+
+def url_for(name, needs, image_set):
+    datastore_id, image_set_id = image_set
+    args = {
+        "none": [],
+        "datastore": [datastore_id],
+        "image_set": [datastore_id, image_set_id],
+        "edit": [UNKNOWN_EDIT],  # one nobody may see: the permission check comes first
+    }[needs]
+    return reverse(name, args=args)
+
+
+def send(client, method, url, *, htmx):
+    headers = (
+        {"HX-Request": "true", "HX-Current-URL": "http://testserver/"} if htmx else {}
+    )
+    data = {"base_version": "1", "reason": ""} if method == "post" else None
+    return getattr(client, method)(url, data, headers=headers)
+
+
+@pytest.mark.parametrize("role", [None, "viewer", "editor", "admin"])
+@pytest.mark.parametrize(
+    ("name", "method", "htmx", "needs", "allowed"),
+    ROUTES,
+    ids=[
+        f"{name}-{method}{'-htmx' if htmx else ''}" for name, method, htmx, *_ in ROUTES
+    ],
+)
+def test_each_role_gets_what_its_permissions_allow(
+    client_as, image_set, healthimaging, role, name, method, htmx, needs, allowed
+):
+    client = client_as(role)
+    url = url_for(name, needs, image_set)
+    clear_emulator_calls(healthimaging.url)
+
+    response = send(client, method, url, htmx=htmx)
+
+    refused = role is None or role not in allowed
+    if role is None:
+        if htmx:
+            assert response["HX-Redirect"].startswith(reverse("login"))
+        else:
+            assert response.status_code == 302
+            assert response["Location"].startswith(reverse("login") + "?next=")
+    elif refused:
+        assert response.status_code == 403
+        assert "accounts/forbidden.html" in [t.name for t in response.templates]
+        assert "Your role does not let you" in response.content.decode()
+        if htmx:
+            assert response["HX-Refresh"] == "true"
+    else:
+        assert response.status_code in {200, 302, 404}
+        if needs == "edit":
+            assert response.status_code == 404  # nobody's edit, but not refused
+        elif method == "get":
+            assert response.status_code == 200
+    if refused:
+        assert emulator_calls(healthimaging.url) == []
+    assert not MetadataEdit.objects.exists()
+
+
+def test_a_viewer_cannot_queue_an_edit_even_by_posting_directly(
+    client, make_user, image_set, healthimaging, monkeypatch
+):
+    """The whole form, as an editor's browser would send it: refused, nothing saved."""
+    from apps.edits import services
+
+    queued = []
+    monkeypatch.setattr(
+        services, "schedule_step", lambda edit_id, countdown=0: queued.append(edit_id)
+    )
+    editor, viewer = make_user("editor"), make_user("viewer")
+    url = reverse("edits:edit-form", args=image_set)
+    client.force_login(editor)
+    data = form_inputs(client.get(url).content.decode())
+    data |= {"patient_name": "DOE^JANE", "reason": "Typo", "action": "queue"}
+    client.force_login(viewer)
+    clear_emulator_calls(healthimaging.url)
+
+    refused = client.post(url, data)
+
+    assert refused.status_code == 403
+    assert MetadataEdit.objects.count() == 0
+    assert emulator_calls(healthimaging.url) == []
+    assert queued == []
+
+    # The same post from the editor does queue it, so the refusal is the role's doing.
+    client.force_login(editor)
+    assert client.post(url, data).status_code == 302
+    assert MetadataEdit.objects.get().requested_by == editor
+
+
+def test_an_admin_sees_anyones_edit_and_an_editor_only_their_own(
+    client, make_user, image_set
+):
+    owner, other_editor, admin = (
+        make_user("editor"),
+        make_user("editor", username="other"),
+        make_user("admin"),
+    )
+    edit = MetadataEdit.objects.create(
+        requested_by=owner,
+        datastore_id=image_set[0],
+        image_set_id=image_set[1],
+        base_version=1,
+        changes=[],
+        reason="Typo",
+        status=MetadataEdit.Status.SUCCEEDED,
+    )
+
+    for user, status in ((owner, 200), (other_editor, 404), (admin, 200)):
+        client.force_login(user)
+        for name in ("edits:edit-detail", "edits:edit-status"):
+            response = client.get(reverse(name, args=[edit.pk]))
+            assert response.status_code == status, (user.username, name)
