@@ -41,6 +41,12 @@ class MetadataEdit(models.Model):
     changes = models.JSONField(help_text="The attribute changes, old and new values.")
     force = models.BooleanField(default=False)
     reason = models.TextField()
+    revert_to_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="For a revert: the earlier version to restore (sent as revertToVersionId); "
+        "`changes` is then empty.",
+    )
     reapplies = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -120,6 +126,10 @@ class MetadataEdit(models.Model):
     @property
     def attribute_changes(self) -> list[AttributeChange]:
         return [AttributeChange.from_json(item) for item in self.changes]
+
+    @property
+    def is_revert(self) -> bool:
+        return self.revert_to_version is not None
 
     @property
     def is_active(self) -> bool:

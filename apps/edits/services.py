@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.roles import FORCE_EDIT, QUEUE_EDIT, REVERT
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.edits import pacing
@@ -129,45 +130,127 @@ def queue_edit(
 
     Raises `EditInProgress` when the image set already has an active edit.
     """
+    if not user.has_perm(QUEUE_EDIT):
+        raise EditRefused("Your role does not let you edit metadata.")
+    if force and not user.has_perm(FORCE_EDIT):
+        raise EditRefused("Your role does not let you use Force.")
     if not changes:
         raise EditRefused("Nothing to change: every value is as it was.")
     if not reason.strip():
         raise EditRefused("Give a reason for the change.")
     if payload_size(changes) > MAX_PAYLOAD_BYTES:
         raise EditRefused(TOO_LARGE)
+    return _queue(
+        MetadataEdit(
+            requested_by=user,
+            datastore_id=datastore_id,
+            image_set_id=image_set_id,
+            base_version=base_version,
+            changes=[change.as_json() for change in changes],
+            force=force,
+            reason=reason.strip(),
+            reapplies=reapplies,
+        ),
+        request,
+    )
+
+
+def queue_revert(
+    *,
+    user: AbstractBaseUser,
+    request: HttpRequest | None,
+    datastore_id: str,
+    image_set_id: str,
+    base_version: int,
+    revert_to_version: int,
+    reason: str,
+    reapplies: MetadataEdit | None = None,
+) -> MetadataEdit:
+    """Queue a revert of the image set to `revert_to_version`: the same job as an edit, which
+    sends `revertToVersionId` instead of DICOMUpdates, with `latestVersionId` = `base_version`
+    (the latest version the admin saw). HealthImaging makes a new version equal to the target.
+
+    Only an earlier version that did not fail can be restored (contract 4.3); asking
+    HealthImaging which it is costs one GetImageSet. Raises `EditRefused` (or
+    `EditInProgress`) with the reason in words for the user.
+    """
+    if not user.has_perm(REVERT):
+        raise EditRefused("Your role does not let you revert image sets.")
+    if not reason.strip():
+        raise EditRefused("Give a reason for the revert.")
+    if not 1 <= revert_to_version < base_version:
+        raise EditRefused(
+            f"Only an earlier version can be restored: choose one from 1 to "
+            f"{base_version - 1}."
+            if base_version > 1
+            else "This image set has only one version: there is nothing to revert to."
+        )
+    try:
+        target = get_gateway().get_image_set(
+            datastore_id, image_set_id, version=revert_to_version
+        )
+    except errors.NotFound:
+        raise EditRefused(
+            f"Version {revert_to_version} of this image set does not exist."
+        ) from None
+    if (target.workflow_status or "").endswith("_FAILED"):
+        raise EditRefused(
+            f"Version {revert_to_version} ended in {target.workflow_status}: "
+            "a failed version can not be restored."
+        )
+    return _queue(
+        MetadataEdit(
+            requested_by=user,
+            datastore_id=datastore_id,
+            image_set_id=image_set_id,
+            base_version=base_version,
+            changes=[],
+            revert_to_version=revert_to_version,
+            force=False,
+            reason=reason.strip(),
+            reapplies=reapplies,
+        ),
+        request,
+    )
+
+
+def _queue(edit: MetadataEdit, request: HttpRequest | None) -> MetadataEdit:
+    """Save the job and its audit record in one transaction; enqueue once committed."""
+    edit.next_check_at = timezone.now()
     with transaction.atomic():
         try:
             with transaction.atomic():
-                edit = MetadataEdit.objects.create(
-                    requested_by=user,
-                    datastore_id=datastore_id,
-                    image_set_id=image_set_id,
-                    base_version=base_version,
-                    changes=[change.as_json() for change in changes],
-                    force=force,
-                    reason=reason.strip(),
-                    reapplies=reapplies,
-                    next_check_at=timezone.now(),
-                )
+                edit.save(force_insert=True)
         except IntegrityError:
-            active = active_edit(datastore_id=datastore_id, image_set_id=image_set_id)
+            active = active_edit(
+                datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
+            )
             if active is None:
                 raise
             raise EditInProgress(active) from None
         audit_record(
-            AuditEvent.Action.EDIT_QUEUED,
-            actor=user,
+            AuditEvent.Action.REVERT_QUEUED
+            if edit.is_revert
+            else AuditEvent.Action.EDIT_QUEUED,
+            actor=edit.requested_by,
             request=request,
-            datastore_id=datastore_id,
-            image_set_id=image_set_id,
+            datastore_id=edit.datastore_id,
+            image_set_id=edit.image_set_id,
             edit_id=edit.id,
-            version_from=base_version,
+            version_from=edit.base_version,
             reason=edit.reason,
-            forced=force,
-            outcome=Status.QUEUED.label,
+            forced=edit.force,
+            outcome=_outcome(edit, Status.QUEUED.label),
         )
         transaction.on_commit(lambda: schedule_step(edit.id))
     return edit
+
+
+def _outcome(edit: MetadataEdit, label: str) -> str:
+    """The audit outcome: the status, and for a revert the version it restores."""
+    if edit.is_revert:
+        return f"{label} (revert to version {edit.revert_to_version})"
+    return label
 
 
 def active_edit(*, datastore_id: str, image_set_id: str) -> MetadataEdit | None:
@@ -203,6 +286,20 @@ def reapply_edit(
             "Only an edit in conflict, or one that failed, can be re-applied."
         )
     gateway = get_gateway()
+    if edit.is_revert:
+        if not user.has_perm(REVERT):
+            raise EditRefused("Your role does not let you revert image sets.")
+        latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
+        return queue_revert(
+            user=user,
+            request=request,
+            datastore_id=edit.datastore_id,
+            image_set_id=edit.image_set_id,
+            base_version=latest.version,
+            revert_to_version=edit.revert_to_version,
+            reason=edit.reason,
+            reapplies=edit,
+        )
     latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
     document = gateway.get_image_set_metadata(
         edit.datastore_id, edit.image_set_id, version=latest.version
@@ -277,7 +374,7 @@ def check_again(
                     version_to=edit.accepted_version,
                     reason=edit.reason,
                     forced=edit.force,
-                    outcome=resumed.label,
+                    outcome=_outcome(edit, resumed.label),
                 )
                 transaction.on_commit(lambda: schedule_step(edit.id))
     except IntegrityError:
@@ -370,7 +467,7 @@ def _save_step(
                     version_to=edit.accepted_version,
                     reason=edit.reason,
                     forced=edit.force,
-                    outcome=outcome,
+                    outcome=_outcome(edit, outcome),
                 )
 
 
@@ -444,7 +541,11 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
             edit.datastore_id,
             edit.image_set_id,
             latest_version=edit.base_version,
-            dicom_updates=dicom_updates(edit.attribute_changes),
+            **(
+                {"revert_to_version": edit.revert_to_version}
+                if edit.is_revert
+                else {"dicom_updates": dicom_updates(edit.attribute_changes)}
+            ),
             force=edit.force,
         )
     except errors.StaleVersion:
@@ -484,8 +585,9 @@ def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | 
     """After "not the latest": is the next version this edit's own write, or someone else's?
 
     Its own write is a version made after the edit was first sent that carries every
-    change. A version made after that send which failed is taken as its own failed write
-    (its content is unchanged, so the edit may be re-applied).
+    change (for a revert: whose metadata equals the target version's). A version made after
+    that send which failed is taken as its own failed write (its content is unchanged, so
+    the edit may be re-applied).
     """
     gateway = get_gateway()
     candidate = edit.base_version + 1
@@ -501,16 +603,7 @@ def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | 
             and version.updated_at >= edit.first_submitted_at - CLOCK_SKEW
         )
         failed = (version.workflow_status or "").endswith("_FAILED")
-        ours = (
-            after_send
-            and not failed
-            and carries(
-                gateway.get_image_set_metadata(
-                    edit.datastore_id, edit.image_set_id, version=candidate
-                ),
-                edit.attribute_changes,
-            )
-        )
+        ours = after_send and not failed and _is_own_content(edit, candidate)
     except (errors.Throttled, errors.Unavailable) as error:
         return _wait(edit, now, error)
     except errors.HealthImagingError as error:
@@ -533,10 +626,29 @@ def _recognise_own_write(edit: MetadataEdit, now: datetime.datetime) -> float | 
         now,
         message=(
             f"The image set changed after you opened it (version {edit.base_version}); "
-            "your change was not applied. Review what changed and re-apply it on the latest version."
+            + (
+                f"the revert to version {edit.revert_to_version} was not applied. Review "
+                "the history and revert again from the latest version."
+                if edit.is_revert
+                else "your change was not applied. Review what changed and re-apply it "
+                "on the latest version."
+            )
         ),
     )
     return None
+
+
+def _is_own_content(edit: MetadataEdit, candidate: int) -> bool:
+    """Whether version `candidate` holds what this job asked for."""
+    gateway = get_gateway()
+    document = gateway.get_image_set_metadata(
+        edit.datastore_id, edit.image_set_id, version=candidate
+    )
+    if edit.is_revert:
+        return document == gateway.get_image_set_metadata(
+            edit.datastore_id, edit.image_set_id, version=edit.revert_to_version
+        )
+    return carries(document, edit.attribute_changes)
 
 
 def _follow(edit: MetadataEdit, now: datetime.datetime) -> float | None:
@@ -609,7 +721,13 @@ def _accept(edit: MetadataEdit, version: int, now: datetime.datetime) -> None:
     edit.accepted_version = version
     edit.status = Status.UPDATING
     edit.waiting_since = now
-    _audit(edit, AuditEvent.Action.EDIT_ACCEPTED, Status.UPDATING.label)
+    _audit(
+        edit,
+        AuditEvent.Action.REVERT_ACCEPTED
+        if edit.is_revert
+        else AuditEvent.Action.EDIT_ACCEPTED,
+        Status.UPDATING.label,
+    )
 
 
 _FINISHED_ACTIONS = {
@@ -617,6 +735,12 @@ _FINISHED_ACTIONS = {
     Status.FAILED: AuditEvent.Action.EDIT_FAILED,
     Status.CONFLICT: AuditEvent.Action.EDIT_CONFLICT,
     Status.TIMED_OUT: AuditEvent.Action.EDIT_TIMED_OUT,
+}
+_REVERT_FINISHED_ACTIONS = {
+    Status.SUCCEEDED: AuditEvent.Action.REVERT_SUCCEEDED,
+    Status.FAILED: AuditEvent.Action.REVERT_FAILED,
+    Status.CONFLICT: AuditEvent.Action.REVERT_CONFLICT,
+    Status.TIMED_OUT: AuditEvent.Action.REVERT_TIMED_OUT,
 }
 
 
@@ -627,7 +751,8 @@ def _finish(
     edit.message = message
     edit.finished_at = now
     edit.next_check_at = None
-    _audit(edit, _FINISHED_ACTIONS[status], status.label)
+    actions = _REVERT_FINISHED_ACTIONS if edit.is_revert else _FINISHED_ACTIONS
+    _audit(edit, actions[status], status.label)
 
 
 def _audit(edit: MetadataEdit, action: AuditEvent.Action, outcome: str) -> None:
