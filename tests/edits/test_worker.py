@@ -28,8 +28,8 @@ from tests.support.emulator import (
     control,
     emulator_calls,
     emulator_config,
+    fresh_image_sets,
     lose_next_update_response,
-    seed_archive,
 )
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -133,14 +133,6 @@ def patient_name(datastore_id: str, image_set_id: str) -> str:
 
 def statuses_of(calls: list[dict]) -> list[int]:
     return [call["status"] for call in calls]
-
-
-def fresh_image_sets(server, count: int) -> tuple[str, list[str]]:
-    """`count` new image sets in a data store of their own, never seen by another test."""
-    token = uuid.uuid4()
-    return seed_archive(
-        server, count, name=f"worker-{token.hex[:12]}", random_seed=token.int % 10**6
-    )
 
 
 def redis_contents(client: redis.Redis) -> bytes:

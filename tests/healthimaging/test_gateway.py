@@ -10,7 +10,7 @@ from apps.emulator.server import EmulatorServer
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import HealthImagingGateway, build_client, get_gateway
 from apps.healthimaging.types import ImageSetSummary
-from tests.support.emulator import control, make_client, seed_archive
+from tests.support.emulator import control, fresh_image_sets, make_client
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_service_errors_are_translated_into_the_small_family(code, status, expec
 
 
 def _fresh_image_set(server, name):
-    datastore_id, image_set_ids = seed_archive(server, 1, name=name, random_seed=61)
+    datastore_id, image_set_ids = fresh_image_sets(server, 1, name=name)
     return datastore_id, image_set_ids[0]
 
 

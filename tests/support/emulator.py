@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+import itertools
 import json
 import urllib.error
 import urllib.parse
@@ -57,6 +58,27 @@ def seed_archive(
     )
     image_sets = list(
         generate_image_sets(count, datastore_id=datastore_id, random_seed=random_seed)
+    )
+    server.store.add_seed_image_sets(datastore_id, image_sets)
+    return datastore_id, [item.image_set_id for item in image_sets]
+
+
+_fresh_seeds = itertools.count(10_000)
+
+
+def fresh_image_sets(
+    server: EmulatorServer, count: int, *, name: str = "scratch"
+) -> tuple[str, list[str]]:
+    """`count` new image sets, at version 1, in a data store shared by the tests that change
+    image sets (one data store per test would run into the service's quota of 100)."""
+    existing = server.store.find_datastore(name)
+    if existing is None:
+        return seed_archive(server, count, name=name, random_seed=next(_fresh_seeds))
+    datastore_id = existing["id"]
+    image_sets = list(
+        generate_image_sets(
+            count, datastore_id=datastore_id, random_seed=next(_fresh_seeds)
+        )
     )
     server.store.add_seed_image_sets(datastore_id, image_sets)
     return datastore_id, [item.image_set_id for item in image_sets]
