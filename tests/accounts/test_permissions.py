@@ -1,4 +1,5 @@
-"""Every page, fragment and POST endpoint of the image set and edit apps, for every role.
+"""Every page, fragment and POST endpoint of the image set, edit, history and audit apps,
+for every role.
 
 Anonymous: sent to sign in (htmx: HX-Redirect). A role without the permission: the friendly
 403 page (htmx: HX-Refresh). Either way not one HealthImaging call is made: the check comes
@@ -10,8 +11,10 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from apps.audit import urls as audit_urls
 from apps.edits import urls as edit_urls
 from apps.edits.models import MetadataEdit
+from apps.history import urls as history_urls
 from apps.imagesets import urls as imageset_urls
 from tests.accounts.conftest import form_inputs
 from tests.support.emulator import clear_emulator_calls, emulator_calls
@@ -20,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 BROWSE_ROLES = {"viewer", "editor", "admin"}
 EDIT_ROLES = {"editor", "admin"}
+ADMIN_ROLES = {"admin"}
 UNKNOWN_EDIT = uuid.UUID("00000000-0000-4000-8000-000000000000")
 
 # (url name, method, htmx, what the url needs, roles allowed)
@@ -39,6 +43,13 @@ ROUTES = [
     ("edits:edit-status", "get", True, "edit", EDIT_ROLES),
     ("edits:edit-reapply", "post", False, "edit", EDIT_ROLES),
     ("edits:edit-check-again", "post", False, "edit", EDIT_ROLES),
+    ("history:version-list", "get", False, "image_set", BROWSE_ROLES),
+    ("history:version-detail", "get", False, "version", BROWSE_ROLES),
+    ("history:compare", "get", False, "image_set", BROWSE_ROLES),
+    ("history:revert", "get", False, "version", ADMIN_ROLES),
+    ("history:revert", "post", False, "version", ADMIN_ROLES),
+    ("audit:audit-log", "get", False, "none", ADMIN_ROLES),
+    ("audit:audit-export", "get", False, "none", ADMIN_ROLES),
 ]
 
 
@@ -46,10 +57,13 @@ def route_names(module, namespace):
     return {f"{namespace}:{pattern.name}" for pattern in module.urlpatterns}
 
 
-def test_the_matrix_covers_every_route_of_both_apps():
-    assert {name for name, *_ in ROUTES} == route_names(
-        imageset_urls, "imagesets"
-    ) | route_names(edit_urls, "edits")
+def test_the_matrix_covers_every_route_of_the_apps():
+    assert {name for name, *_ in ROUTES} == (
+        route_names(imageset_urls, "imagesets")
+        | route_names(edit_urls, "edits")
+        | route_names(history_urls, "history")
+        | route_names(audit_urls, "audit")
+    )
 
 
 def url_for(name, needs, image_set):
@@ -58,6 +72,7 @@ def url_for(name, needs, image_set):
         "none": [],
         "datastore": [datastore_id],
         "image_set": [datastore_id, image_set_id],
+        "version": [datastore_id, image_set_id, 1],
         "edit": [UNKNOWN_EDIT],  # one nobody may see: the permission check comes first
     }[needs]
     return reverse(name, args=args)
@@ -102,7 +117,7 @@ def test_each_role_gets_what_its_permissions_allow(
         if htmx:
             assert response["HX-Refresh"] == "true"
     else:
-        assert response.status_code in {200, 302, 404}
+        assert response.status_code in {200, 302, 404, 409}
         if needs == "edit":
             assert response.status_code == 404  # nobody's edit, but not refused
         elif method == "get":
