@@ -228,29 +228,43 @@ def _queue(edit: MetadataEdit, request: HttpRequest | None) -> MetadataEdit:
             if active is None:
                 raise
             raise EditInProgress(active) from None
-        audit_record(
+        _audit_job(
+            edit,
             AuditEvent.Action.REVERT_QUEUED
             if edit.is_revert
             else AuditEvent.Action.EDIT_QUEUED,
+            Status.QUEUED.label,
             actor=edit.requested_by,
             request=request,
-            datastore_id=edit.datastore_id,
-            image_set_id=edit.image_set_id,
-            edit_id=edit.id,
-            version_from=edit.base_version,
-            reason=edit.reason,
-            forced=edit.force,
-            outcome=_outcome(edit, Status.QUEUED.label),
         )
         transaction.on_commit(lambda: schedule_step(edit.id))
     return edit
 
 
-def _outcome(edit: MetadataEdit, label: str) -> str:
-    """The audit outcome: the status, and for a revert the version it restores."""
+def _audit_job(
+    edit: MetadataEdit,
+    action: AuditEvent.Action,
+    label: str,
+    *,
+    actor: AbstractBaseUser,
+    request: HttpRequest | None = None,
+) -> None:
+    """One audit record of a job's step; for a revert, the outcome names the version."""
     if edit.is_revert:
-        return f"{label} (revert to version {edit.revert_to_version})"
-    return label
+        label = f"{label} (revert to version {edit.revert_to_version})"
+    audit_record(
+        action,
+        actor=actor,
+        request=request,
+        datastore_id=edit.datastore_id,
+        image_set_id=edit.image_set_id,
+        edit_id=edit.id,
+        version_from=edit.base_version,
+        version_to=edit.accepted_version,
+        reason=edit.reason,
+        forced=edit.force,
+        outcome=label,
+    )
 
 
 def active_edit(*, datastore_id: str, image_set_id: str) -> MetadataEdit | None:
@@ -363,18 +377,12 @@ def check_again(
                 finished_at=None,
             )
             if updated:
-                audit_record(
+                _audit_job(
+                    edit,
                     AuditEvent.Action.EDIT_CHECKED_AGAIN,
+                    resumed.label,
                     actor=user,
                     request=request,
-                    datastore_id=edit.datastore_id,
-                    image_set_id=edit.image_set_id,
-                    edit_id=edit.id,
-                    version_from=edit.base_version,
-                    version_to=edit.accepted_version,
-                    reason=edit.reason,
-                    forced=edit.force,
-                    outcome=_outcome(edit, resumed.label),
                 )
                 transaction.on_commit(lambda: schedule_step(edit.id))
     except IntegrityError:
@@ -457,18 +465,7 @@ def _save_step(
         if saved:
             for action, outcome in edit.pending_audit:
                 logger.info("Edit %s: %s", edit.id, action.label)
-                audit_record(
-                    action,
-                    actor=edit.requested_by,
-                    datastore_id=edit.datastore_id,
-                    image_set_id=edit.image_set_id,
-                    edit_id=edit.id,
-                    version_from=edit.base_version,
-                    version_to=edit.accepted_version,
-                    reason=edit.reason,
-                    forced=edit.force,
-                    outcome=_outcome(edit, outcome),
-                )
+                _audit_job(edit, action, outcome, actor=edit.requested_by)
 
 
 _STEP_FIELDS = (
