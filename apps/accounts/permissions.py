@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.http import HTMX_STOP_POLLING
 
 from apps.core.viewtools import signed_in
 
@@ -36,7 +37,11 @@ def forbidden(
         {"needed": _NEEDS.get(permission or "", "do this")},
         status=403,
     )
-    if getattr(request, "htmx", False):
+    htmx = getattr(request, "htmx", False)
+    if htmx and getattr(request, "is_background_poll", False):
+        # A refused poll (the user lost the role): stop it rather than reload the page.
+        response.status_code = HTMX_STOP_POLLING
+    elif htmx:
         # htmx swaps no 4xx: reload the page, which then shows what this user may see.
         response["HX-Refresh"] = "true"
     return response

@@ -364,6 +364,8 @@ def check_again(
     """Resume a job that stopped at its deadline ("still locked"), with a new deadline."""
     if edit.status != Status.TIMED_OUT:
         raise EditRefused("Only an edit that is still locked can be checked again.")
+    if edit.is_revert and not user.has_perm(REVERT):
+        raise EditRefused("Your role does not let you revert image sets.")
     now = timezone.now()
     resumed = Status.UPDATING if edit.accepted_version else Status.QUEUED
     try:

@@ -20,6 +20,8 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from apps.accounts.permissions import permission_required
 from apps.accounts.roles import FORCE_EDIT, QUEUE_EDIT
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.core.idle_sessions import background_poll
 from apps.core.viewtools import (
     healthimaging_failures,
@@ -47,6 +49,9 @@ def edit_form(
         return _edit_form_step(request, datastore_id, image_set_id)
     basis = selectors.edit_basis_get(
         datastore_id=datastore_id, image_set_id=image_set_id
+    )
+    _record_metadata_view(
+        request, datastore_id, image_set_id, basis.version, "Opened the edit form"
     )
     form = MetadataEditForm(
         document=basis.document,
@@ -122,6 +127,14 @@ def edit_detail(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
         if edit.status == MetadataEdit.Status.CONFLICT
         else (None, [])
     )
+    if latest is not None:
+        _record_metadata_view(
+            request,
+            edit.datastore_id,
+            edit.image_set_id,
+            latest.version,
+            "Compared an edit in conflict with the latest version",
+        )
     return render(
         request,
         "edits/edit_detail.html",
@@ -192,3 +205,22 @@ def edit_list(request: HttpRequest) -> HttpResponse:
 def _visible_edit(request: HttpRequest, edit_id: uuid.UUID) -> MetadataEdit:
     """The edit, if this user may see it; 404 otherwise, so others' edits stay unknown."""
     return get_object_or_404(selectors.edits_visible_to(user=request.user), pk=edit_id)
+
+
+def _record_metadata_view(
+    request: HttpRequest,
+    datastore_id: str,
+    image_set_id: str,
+    version: int,
+    outcome: str,
+) -> None:
+    """These pages show current metadata values: an access to patient data, audited."""
+    audit_record(
+        AuditEvent.Action.METADATA_VIEWED,
+        actor=request.user,
+        request=request,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        version_to=version,
+        outcome=outcome,
+    )

@@ -110,6 +110,8 @@ def test_each_role_gets_what_its_permissions_allow(
         else:
             assert response.status_code == 302
             assert response["Location"].startswith(reverse("login") + "?next=")
+    elif refused and htmx and name == "edits:edit-status":
+        assert response.status_code == 286  # a refused poll stops; it does not reload
     elif refused:
         assert response.status_code == 403
         assert "accounts/forbidden.html" in [t.name for t in response.templates]
@@ -181,3 +183,37 @@ def test_an_admin_sees_anyones_edit_and_an_editor_only_their_own(
         for name in ("edits:edit-detail", "edits:edit-status"):
             response = client.get(reverse(name, args=[edit.pk]))
             assert response.status_code == status, (user.username, name)
+
+
+def test_a_demoted_editor_is_not_polled_back_into_reloads(
+    make_user, image_set, healthimaging
+):
+    """An editor becomes a viewer while an edit of theirs is active: the image set page no
+    longer polls its status, and a poll from a page still open stops (286), not reloads."""
+    from django.test import Client
+
+    from apps.accounts.roles import VIEWER
+    from apps.accounts.services import set_role
+
+    editor = make_user("editor")
+    datastore_id, image_set_id = image_set
+    edit = MetadataEdit.objects.create(
+        requested_by=editor,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        base_version=1,
+        changes=[],
+        reason="test",
+    )
+    set_role(editor, VIEWER)
+    client = Client()
+    client.force_login(editor)
+
+    page = client.get(reverse("imagesets:image-set-detail", args=image_set))
+    poll = client.get(
+        reverse("edits:edit-status", args=[edit.pk]), headers={"HX-Request": "true"}
+    )
+
+    assert "every 2s" not in page.content.decode()
+    assert poll.status_code == 286
+    assert "HX-Refresh" not in poll

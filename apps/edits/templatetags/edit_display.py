@@ -11,6 +11,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from apps.accounts.roles import QUEUE_EDIT
 from apps.edits import selectors
 from apps.edits.changes import AttributeChange, dicom_updates
 from apps.edits.models import MetadataEdit
@@ -29,7 +30,7 @@ def edit_status_panel(
         selectors.edit_recent_get(
             user=user, datastore_id=datastore_id, image_set_id=image_set_id
         )
-        if user.is_authenticated
+        if user.has_perm(QUEUE_EDIT)  # its status is polled: only for who may see it
         else None
     )
     return {"edit": edit}
