@@ -18,7 +18,7 @@ def connect_receivers() -> None:
         user_logged_out,
         user_login_failed,
     )
-    from django.db.models.signals import m2m_changed
+    from django.db.models.signals import m2m_changed, pre_save
 
     from apps.audit import receivers
 
@@ -27,10 +27,21 @@ def connect_receivers() -> None:
     user_login_failed.connect(
         receivers.sign_in_failed, dispatch_uid="audit.sign_in_failed"
     )
+    user_model = get_user_model()
     m2m_changed.connect(
         receivers.roles_changed,
-        sender=get_user_model().groups.through,
+        sender=user_model.groups.through,
         dispatch_uid="audit.roles_changed",
+    )
+    m2m_changed.connect(
+        receivers.user_permissions_changed,
+        sender=user_model.user_permissions.through,
+        dispatch_uid="audit.user_permissions_changed",
+    )
+    pre_save.connect(
+        receivers.account_flags_changed,
+        sender=user_model,
+        dispatch_uid="audit.account_flags_changed",
     )
     if any(app == "axes" or app.startswith("axes.") for app in settings.INSTALLED_APPS):
         from axes.signals import user_locked_out

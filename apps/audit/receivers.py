@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.http import HttpRequest
 
 from apps.audit.middleware import current_request, current_user
@@ -163,3 +163,56 @@ def roles_changed(
             subject=subject,
             outcome=f"{verb} {roles}"[:_OUTCOME_LENGTH],
         )
+
+
+_FLAGS = ("is_superuser", "is_staff", "is_active")
+
+
+def account_flags_changed(sender: type, instance: object, **kwargs: object) -> None:
+    """Superuser, staff or active turned on or off: as much a privilege change as a role."""
+    if instance.pk is None or kwargs.get("raw"):
+        return
+    stored = sender.objects.filter(pk=instance.pk).values(*_FLAGS).first()
+    if stored is None:
+        return
+    changes = [
+        f"{flag} {'on' if getattr(instance, flag) else 'off'}"
+        for flag in _FLAGS
+        if stored[flag] != getattr(instance, flag)
+    ]
+    if changes:
+        audit_record(
+            Action.ROLES_CHANGED,
+            actor=current_user(),
+            request=current_request(),
+            subject=instance,
+            outcome=", ".join(changes)[:_OUTCOME_LENGTH],
+        )
+
+
+def user_permissions_changed(
+    sender: type,
+    instance: object,
+    action: str,
+    reverse: bool,
+    pk_set: set[int] | None,
+    **kwargs: object,
+) -> None:
+    """Single permissions given to or taken from a user, beside the roles."""
+    if reverse or action not in ("post_add", "post_remove", "post_clear"):
+        return
+    verb = {"post_add": "given", "post_remove": "taken", "post_clear": "all taken"}[
+        action
+    ]
+    codenames = sorted(
+        Permission.objects.filter(pk__in=pk_set or ()).values_list(
+            "codename", flat=True
+        )
+    )
+    audit_record(
+        Action.ROLES_CHANGED,
+        actor=current_user(),
+        request=current_request(),
+        subject=instance,
+        outcome=f"permissions {verb}: {', '.join(codenames) or '-'}"[:_OUTCOME_LENGTH],
+    )

@@ -216,3 +216,34 @@ def test_role_change_through_the_middleware_stack(client, settings, django_user_
         "added to editor",
     )
     assert change.ip_address == "203.0.113.9"
+
+
+def test_superuser_staff_and_active_changes_are_recorded_as_role_changes(
+    django_user_model,
+):
+    user = django_user_model.objects.create_user("flagged", password="not-used-here")
+
+    user.is_superuser = True
+    user.is_active = False
+    user.save()
+
+    (event,) = AuditEvent.objects.filter(
+        action=AuditEvent.Action.ROLES_CHANGED, subject=user
+    )
+    assert event.outcome == "is_superuser on, is_active off"
+
+
+def test_single_permissions_given_to_a_user_are_recorded(django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("granted", password="not-used-here")
+    revert = Permission.objects.get(
+        codename="revert", content_type__app_label="accounts"
+    )
+
+    user.user_permissions.add(revert)
+
+    (event,) = AuditEvent.objects.filter(
+        action=AuditEvent.Action.ROLES_CHANGED, subject=user
+    )
+    assert event.outcome == "permissions given: revert"
