@@ -101,7 +101,8 @@ def test_history_lists_every_version_newest_first_with_who_and_why(
     assert ">an-editor</strong>" in body
     assert "Misspelled at registration" in body
     edit = MetadataEdit.objects.get()
-    assert reverse("edits:edit-detail", args=[edit.pk]) in body
+    # A viewer may not open edits: the edit is named, not linked.
+    assert reverse("edits:edit-detail", args=[edit.pk]) not in body
     assert "?from=3&amp;to=4" in body  # compare with previous
     assert reverse("history:version-detail", args=[*four_versions, 1]) in body
     assert revert_links(body) == []  # a viewer may not revert
