@@ -22,3 +22,25 @@ def audit_record(
     """Add one record. The address is the request's, unless `ip_address` is given."""
     fields.setdefault("ip_address", client_address(request))
     return AuditEvent.objects.create(action=action, actor=actor, **fields)
+
+
+def audit_metadata_view(
+    request: HttpRequest,
+    *,
+    datastore_id: str,
+    image_set_id: str,
+    outcome: str,
+    version_from: int | None = None,
+    version_to: int | None = None,
+) -> AuditEvent:
+    """A page showed an image set's metadata (patient data): who saw which version."""
+    return audit_record(
+        AuditEvent.Action.METADATA_VIEWED,
+        actor=request.user,
+        request=request,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        version_from=version_from,
+        version_to=version_to,
+        outcome=outcome,
+    )

@@ -20,8 +20,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from apps.accounts.permissions import permission_required
 from apps.accounts.roles import FORCE_EDIT, QUEUE_EDIT
-from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_metadata_view
 from apps.core.idle_sessions import background_poll
 from apps.core.viewtools import (
     healthimaging_failures,
@@ -50,8 +49,12 @@ def edit_form(
     basis = selectors.edit_basis_get(
         datastore_id=datastore_id, image_set_id=image_set_id
     )
-    _record_metadata_view(
-        request, datastore_id, image_set_id, basis.version, "Opened the edit form"
+    audit_metadata_view(
+        request,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        version_to=basis.version,
+        outcome="Opened the edit form",
     )
     form = MetadataEditForm(
         document=basis.document,
@@ -128,12 +131,12 @@ def edit_detail(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
         else (None, [])
     )
     if latest is not None:
-        _record_metadata_view(
+        audit_metadata_view(
             request,
-            edit.datastore_id,
-            edit.image_set_id,
-            latest.version,
-            "Compared an edit in conflict with the latest version",
+            datastore_id=edit.datastore_id,
+            image_set_id=edit.image_set_id,
+            version_to=latest.version,
+            outcome="Compared an edit in conflict with the latest version",
         )
     return render(
         request,
@@ -205,22 +208,3 @@ def edit_list(request: HttpRequest) -> HttpResponse:
 def _visible_edit(request: HttpRequest, edit_id: uuid.UUID) -> MetadataEdit:
     """The edit, if this user may see it; 404 otherwise, so others' edits stay unknown."""
     return get_object_or_404(selectors.edits_visible_to(user=request.user), pk=edit_id)
-
-
-def _record_metadata_view(
-    request: HttpRequest,
-    datastore_id: str,
-    image_set_id: str,
-    version: int,
-    outcome: str,
-) -> None:
-    """These pages show current metadata values: an access to patient data, audited."""
-    audit_record(
-        AuditEvent.Action.METADATA_VIEWED,
-        actor=request.user,
-        request=request,
-        datastore_id=datastore_id,
-        image_set_id=image_set_id,
-        version_to=version,
-        outcome=outcome,
-    )

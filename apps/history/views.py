@@ -12,8 +12,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.accounts.permissions import permission_required
 from apps.accounts.roles import BROWSE, REVERT
-from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_metadata_view
 from apps.core.viewtools import healthimaging_failures, page_or_fragment
 from apps.edits import services
 from apps.history import selectors
@@ -55,10 +54,8 @@ def version_detail(
             },
             status=404,
         )
-    audit_record(
-        AuditEvent.Action.METADATA_VIEWED,
-        actor=request.user,
-        request=request,
+    audit_metadata_view(
+        request,
         datastore_id=datastore_id,
         image_set_id=image_set_id,
         version_to=version,
@@ -91,10 +88,8 @@ def compare(request: HttpRequest, datastore_id: str, image_set_id: str) -> HttpR
         except selectors.VersionProblem as refusal:
             problem = str(refusal)
         else:
-            audit_record(
-                AuditEvent.Action.METADATA_VIEWED,
-                actor=request.user,
-                request=request,
+            audit_metadata_view(
+                request,
                 datastore_id=datastore_id,
                 image_set_id=image_set_id,
                 version_from=old,
@@ -141,10 +136,8 @@ def revert(
             versions=history.versions,
         )
         if request.method != "POST":
-            audit_record(
-                AuditEvent.Action.METADATA_VIEWED,
-                actor=request.user,
-                request=request,
+            audit_metadata_view(
+                request,
                 datastore_id=datastore_id,
                 image_set_id=image_set_id,
                 version_from=latest,

@@ -12,14 +12,12 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts.permissions import permission_required
 from apps.accounts.roles import BROWSE
-from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record
+from apps.audit.services import audit_metadata_view
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
     page_or_fragment,
 )
-from apps.healthimaging.types import ImageSet
 from apps.imagesets import selectors
 from apps.imagesets.forms import ImageSetSearchForm
 
@@ -89,7 +87,13 @@ def image_set_detail(
     detail = selectors.image_set_detail_get(
         datastore_id=datastore_id, image_set_id=image_set_id
     )
-    _record_metadata_view(request, detail.image_set.datastore_id, detail.image_set)
+    audit_metadata_view(
+        request,
+        datastore_id=datastore_id,
+        image_set_id=image_set_id,
+        version_to=detail.image_set.version,
+        outcome="Viewed",
+    )
     return page_or_fragment(
         request,
         page="imagesets/image_set_detail.html",
@@ -108,10 +112,8 @@ def image_set_metadata(
     document = selectors.image_set_metadata_get(
         datastore_id=datastore_id, image_set_id=image_set_id
     )
-    audit_record(
-        AuditEvent.Action.METADATA_VIEWED,
-        actor=request.user,
-        request=request,
+    audit_metadata_view(
+        request,
         datastore_id=datastore_id,
         image_set_id=image_set_id,
         outcome="Downloaded as JSON",
@@ -122,18 +124,3 @@ def image_set_metadata(
     )
     response["Content-Disposition"] = f'attachment; filename="{image_set_id}.json"'
     return response
-
-
-def _record_metadata_view(
-    request: HttpRequest, datastore_id: str, image_set: ImageSet
-) -> None:
-    """Reading an image set's metadata is an access to patient data: it is audited."""
-    audit_record(
-        AuditEvent.Action.METADATA_VIEWED,
-        actor=request.user,
-        request=request,
-        datastore_id=datastore_id,
-        image_set_id=image_set.image_set_id,
-        version_to=image_set.version,
-        outcome="Viewed",
-    )
