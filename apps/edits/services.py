@@ -12,12 +12,14 @@ database lock across the HTTP call, and every step is safe to run twice:
 """
 
 import base64
+import contextlib
 import datetime
 import json
 import logging
 import random
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from celery import current_app
@@ -218,16 +220,9 @@ def _queue(edit: MetadataEdit, request: HttpRequest | None) -> MetadataEdit:
     """Save the job and its audit record in one transaction; enqueue once committed."""
     edit.next_check_at = timezone.now()
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                edit.save(force_insert=True)
-        except IntegrityError:
-            active = active_edit(
-                datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
-            )
-            if active is None:
-                raise
-            raise EditInProgress(active) from None
+        # A savepoint, so the active edit can still be read after the refusal.
+        with _one_active_edit(edit), transaction.atomic():
+            edit.save(force_insert=True)
         _audit_job(
             edit,
             AuditEvent.Action.REVERT_QUEUED
@@ -267,6 +262,20 @@ def _audit_job(
     )
 
 
+@contextlib.contextmanager
+def _one_active_edit(edit: MetadataEdit) -> Iterator[None]:
+    """Turn the one-active-edit-per-image-set constraint into `EditInProgress`."""
+    try:
+        yield
+    except IntegrityError:
+        active = active_edit(
+            datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
+        )
+        if active is None:
+            raise
+        raise EditInProgress(active) from None
+
+
 def active_edit(*, datastore_id: str, image_set_id: str) -> MetadataEdit | None:
     return MetadataEdit.objects.filter(
         datastore_id=datastore_id,
@@ -300,10 +309,8 @@ def reapply_edit(
             "Only an edit in conflict, or one that failed, can be re-applied."
         )
     gateway = get_gateway()
+    latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
     if edit.is_revert:
-        if not user.has_perm(REVERT):
-            raise EditRefused("Your role does not let you revert image sets.")
-        latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
         return queue_revert(
             user=user,
             request=request,
@@ -314,7 +321,6 @@ def reapply_edit(
             reason=edit.reason,
             reapplies=edit,
         )
-    latest = gateway.get_image_set(edit.datastore_id, edit.image_set_id)
     document = gateway.get_image_set_metadata(
         edit.datastore_id, edit.image_set_id, version=latest.version
     )
@@ -368,32 +374,24 @@ def check_again(
         raise EditRefused("Your role does not let you revert image sets.")
     now = timezone.now()
     resumed = Status.UPDATING if edit.accepted_version else Status.QUEUED
-    try:
-        with transaction.atomic():
-            updated = MetadataEdit.objects.filter(
-                pk=edit.pk, status=Status.TIMED_OUT
-            ).update(
-                status=resumed,
-                waiting_since=now,
-                next_check_at=now,
-                finished_at=None,
-            )
-            if updated:
-                _audit_job(
-                    edit,
-                    AuditEvent.Action.EDIT_CHECKED_AGAIN,
-                    resumed.label,
-                    actor=user,
-                    request=request,
-                )
-                transaction.on_commit(lambda: schedule_step(edit.id))
-    except IntegrityError:
-        active = active_edit(
-            datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
+    with _one_active_edit(edit), transaction.atomic():
+        updated = MetadataEdit.objects.filter(
+            pk=edit.pk, status=Status.TIMED_OUT
+        ).update(
+            status=resumed,
+            waiting_since=now,
+            next_check_at=now,
+            finished_at=None,
         )
-        if active is None:
-            raise
-        raise EditInProgress(active) from None
+        if updated:
+            _audit_job(
+                edit,
+                AuditEvent.Action.EDIT_CHECKED_AGAIN,
+                resumed.label,
+                actor=user,
+                request=request,
+            )
+            transaction.on_commit(lambda: schedule_step(edit.id))
 
 
 # -- the worker's step -------------------------------------------------------------------

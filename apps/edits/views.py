@@ -6,6 +6,7 @@ with a redirect (after a change) or the form again with all its input.
 """
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -173,26 +174,14 @@ def edit_status(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
 @healthimaging_failures(fragment_id="edit", page=PROBLEM_PAGE)
 def edit_reapply(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """Queue the edit's changes again, on the image set's latest version."""
-    edit = _visible_edit(request, edit_id)
-    try:
-        services.reapply_edit(edit=edit, user=request.user, request=request)
-    except services.EditRefused as refusal:
-        messages.error(request, str(refusal))
-        return redirect("edits:edit-detail", edit.pk)
-    return redirect("imagesets:image-set-detail", edit.datastore_id, edit.image_set_id)
+    return _follow_up(request, edit_id, services.reapply_edit)
 
 
 @require_POST
 @permission_required(QUEUE_EDIT)
 def edit_check_again(request: HttpRequest, edit_id: uuid.UUID) -> HttpResponse:
     """Follow an edit that was still locked at its deadline again."""
-    edit = _visible_edit(request, edit_id)
-    try:
-        services.check_again(edit=edit, user=request.user, request=request)
-    except services.EditRefused as refusal:
-        messages.error(request, str(refusal))
-        return redirect("edits:edit-detail", edit.pk)
-    return redirect("imagesets:image-set-detail", edit.datastore_id, edit.image_set_id)
+    return _follow_up(request, edit_id, services.check_again)
 
 
 @require_safe
@@ -203,6 +192,20 @@ def edit_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     return render(request, "edits/edit_list.html", {"page": page})
+
+
+def _follow_up(
+    request: HttpRequest, edit_id: uuid.UUID, action: Callable[..., object]
+) -> HttpResponse:
+    """Run a service on one of the user's edits: on to the image set page to follow it, or
+    back to the edit's page with the reason it was refused."""
+    edit = _visible_edit(request, edit_id)
+    try:
+        action(edit=edit, user=request.user, request=request)
+    except services.EditRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("edits:edit-detail", edit.pk)
+    return redirect("imagesets:image-set-detail", edit.datastore_id, edit.image_set_id)
 
 
 def _visible_edit(request: HttpRequest, edit_id: uuid.UUID) -> MetadataEdit:

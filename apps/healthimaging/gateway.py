@@ -144,13 +144,9 @@ class HealthImagingGateway:
     def get_image_set(
         self, datastore_id: str, image_set_id: str, *, version: int | None = None
     ) -> ImageSet:
-        kwargs: dict[str, Any] = {
-            "datastoreId": datastore_id,
-            "imageSetId": image_set_id,
-        }
-        if version is not None:
-            kwargs["versionId"] = str(version)
-        response = self.client.get_image_set(**kwargs)
+        response = self.client.get_image_set(
+            **_image_set_version(datastore_id, image_set_id, version)
+        )
         return ImageSet(
             datastore_id=response["datastoreId"],
             image_set_id=response["imageSetId"],
@@ -171,13 +167,9 @@ class HealthImagingGateway:
         self, datastore_id: str, image_set_id: str, *, version: int | None = None
     ) -> dict:
         """The metadata document, un-gzipped and parsed (boto3 hands back the gzip bytes)."""
-        kwargs: dict[str, Any] = {
-            "datastoreId": datastore_id,
-            "imageSetId": image_set_id,
-        }
-        if version is not None:
-            kwargs["versionId"] = str(version)
-        response = self.client.get_image_set_metadata(**kwargs)
+        response = self.client.get_image_set_metadata(
+            **_image_set_version(datastore_id, image_set_id, version)
+        )
         body = response["imageSetMetadataBlob"].read()
         if response.get("contentEncoding") == "gzip" or body[:2] == b"\x1f\x8b":
             body = gzip.decompress(body)
@@ -254,6 +246,16 @@ class HealthImagingGateway:
             workflow_status=response.get("imageSetWorkflowStatus"),
             message=response.get("message"),
         )
+
+
+def _image_set_version(
+    datastore_id: str, image_set_id: str, version: int | None
+) -> dict[str, str]:
+    """The parameters naming an image set, at `version` or (None) its latest."""
+    params = {"datastoreId": datastore_id, "imageSetId": image_set_id}
+    if version is not None:
+        params["versionId"] = str(version)
+    return params
 
 
 def _datastore(item: dict) -> Datastore:

@@ -15,12 +15,18 @@ ignored. Series and instances are matched by UID, so a changed UID reads as one 
 one added.
 """
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-_PRIVATE_OR_NUMERIC_TAG = re.compile(r"[0-9A-Fa-f]{8}")
+from apps.imagesets.metadata import (
+    attribute_label,
+    instance_title,
+    mapping,
+    series_title,
+    text,
+)
+
 # Level keys that are not attributes: the attribute maps and the child levels.
 _STRUCTURE_KEYS = frozenset({"DICOM", "DICOMVRs", "Series", "Instances"})
 _LEVEL_KEYS = frozenset({"Patient", "Study"})
@@ -65,9 +71,7 @@ class AttributeDiff:
     @property
     def label(self) -> str:
         """The keyword, or a private or numeric tag written as (gggg,eeee)."""
-        if _PRIVATE_OR_NUMERIC_TAG.fullmatch(self.key):
-            return f"({self.key[:4]},{self.key[4:]})".upper()
-        return self.key
+        return attribute_label(self.key)
 
     @property
     def vr(self) -> str | None:
@@ -158,8 +162,8 @@ class MetadataDiff:
 
 def diff_documents(old: dict, new: dict) -> MetadataDiff:
     """Every level of the two documents, old → new, each attribute classified."""
-    old, new = _mapping(old), _mapping(new)
-    old_study, new_study = _mapping(old.get("Study")), _mapping(new.get("Study"))
+    old, new = mapping(old), mapping(new)
+    old_study, new_study = mapping(old.get("Study")), mapping(new.get("Study"))
     levels = [
         LevelDiff(
             kind=LevelKind.DOCUMENT,
@@ -178,13 +182,13 @@ def diff_documents(old: dict, new: dict) -> MetadataDiff:
             LevelKind.PATIENT,
             "Patient",
             None,
-            _mapping(old.get("Patient")),
-            _mapping(new.get("Patient")),
+            mapping(old.get("Patient")),
+            mapping(new.get("Patient")),
         ),
         _level(LevelKind.STUDY, "Study", None, old_study, new_study),
     ]
-    old_series = _mapping(old_study.get("Series"))
-    new_series = _mapping(new_study.get("Series"))
+    old_series = mapping(old_study.get("Series"))
+    new_series = mapping(new_study.get("Series"))
     for uid in _union(old_series, new_series):
         levels.extend(
             _series(uid, old_series.get(uid, _ABSENT), new_series.get(uid, _ABSENT))
@@ -194,32 +198,30 @@ def diff_documents(old: dict, new: dict) -> MetadataDiff:
 
 def _series(uid: str, old: object, new: object) -> list[LevelDiff]:
     if old is _ABSENT or new is _ABSENT:
-        present = _mapping(new if old is _ABSENT else old)
+        present = mapping(new if old is _ABSENT else old)
         return [
             _level(
                 LevelKind.SERIES,
-                _series_title(present),
+                series_title(present),
                 uid,
                 None if old is _ABSENT else old,
                 None if new is _ABSENT else new,
                 instance_uids=tuple(
-                    str(key) for key in _mapping(present.get("Instances"))
+                    str(key) for key in mapping(present.get("Instances"))
                 ),
             )
         ]
-    old, new = _mapping(old), _mapping(new)
-    levels = [_level(LevelKind.SERIES, _series_title(new), uid, old, new)]
-    old_instances = _mapping(old.get("Instances"))
-    new_instances = _mapping(new.get("Instances"))
+    old, new = mapping(old), mapping(new)
+    levels = [_level(LevelKind.SERIES, series_title(new), uid, old, new)]
+    old_instances = mapping(old.get("Instances"))
+    new_instances = mapping(new.get("Instances"))
     for sop_uid in _union(old_instances, new_instances):
         before = old_instances.get(sop_uid)
         after = new_instances.get(sop_uid)
         levels.append(
             _level(
                 LevelKind.INSTANCE,
-                _instance_title(
-                    _mapping(after if sop_uid in new_instances else before)
-                ),
+                instance_title(mapping(after if sop_uid in new_instances else before)),
                 sop_uid,
                 before if sop_uid in old_instances else None,
                 after if sop_uid in new_instances else None,
@@ -247,12 +249,12 @@ def _level(
         if new is None
         else Presence.BOTH
     )
-    old_level, new_level = _mapping(old), _mapping(new)
+    old_level, new_level = mapping(old), mapping(new)
     attributes = _compare_keys(
-        _mapping(old_level.get("DICOM")),
-        _mapping(new_level.get("DICOM")),
-        _mapping(old_level.get("DICOMVRs")),
-        _mapping(new_level.get("DICOMVRs")),
+        mapping(old_level.get("DICOM")),
+        mapping(new_level.get("DICOM")),
+        mapping(old_level.get("DICOMVRs")),
+        mapping(new_level.get("DICOMVRs")),
     ) + _compare_keys(
         {k: v for k, v in old_level.items() if k not in _STRUCTURE_KEYS},
         {k: v for k, v in new_level.items() if k not in _STRUCTURE_KEYS},
@@ -278,7 +280,7 @@ def _compare_keys(
     for key in _union(old, new):
         before = old.get(key, _ABSENT)
         after = new.get(key, _ABSENT)
-        old_vr, new_vr = _text(old_vrs.get(key)), _text(new_vrs.get(key))
+        old_vr, new_vr = text(old_vrs.get(key)), text(new_vrs.get(key))
         if before is _ABSENT:
             change = Change.ADDED
         elif after is _ABSENT:
@@ -315,27 +317,3 @@ def _same(a: object, b: object) -> bool:
 def _union(old: dict, new: dict) -> list[str]:
     """The keys of both, in the new document's order, then those only in the old one."""
     return list(dict.fromkeys([*new, *old]))
-
-
-def _series_title(level: dict) -> str:
-    dicom = _mapping(level.get("DICOM"))
-    number = dicom.get("SeriesNumber")
-    parts = [
-        _text(dicom.get("Modality")),
-        f"Series {number}" if number not in (None, "") else None,
-        _text(dicom.get("SeriesDescription")),
-    ]
-    return " · ".join(part for part in parts if part) or "Series"
-
-
-def _instance_title(level: dict) -> str:
-    number = _mapping(level.get("DICOM")).get("InstanceNumber")
-    return f"Instance {number}" if number not in (None, "") else "Instance"
-
-
-def _mapping(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: object) -> str | None:
-    return None if value in (None, "") else str(value)

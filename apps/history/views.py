@@ -126,25 +126,9 @@ def revert(
     )
     latest = history.image_set.version
     problem = selectors.revert_refusal(history, version)
-    comparison = None
-    if problem is None:
-        comparison = selectors.comparison_get(
-            datastore_id=datastore_id,
-            image_set_id=image_set_id,
-            old=latest,
-            new=version,
-            versions=history.versions,
-        )
-        if request.method != "POST":
-            audit_metadata_view(
-                request,
-                datastore_id=datastore_id,
-                image_set_id=image_set_id,
-                version_from=latest,
-                version_to=version,
-                outcome=f"Reviewed a revert to version {version}",
-            )
-    if request.method == "POST":
+    if request.method != "POST":
+        form = RevertForm(initial={"base_version": latest})
+    else:
         form = RevertForm(request.POST)
         if problem is None and form.is_valid():
             if form.cleaned_data["base_version"] != latest:
@@ -176,8 +160,25 @@ def revert(
                     return redirect(
                         "imagesets:image-set-detail", datastore_id, image_set_id
                     )
-    else:
-        form = RevertForm(initial={"base_version": latest})
+    # Only a page shown again needs the difference: a queued revert redirects above.
+    comparison = None
+    if problem is None:
+        comparison = selectors.comparison_get(
+            datastore_id=datastore_id,
+            image_set_id=image_set_id,
+            old=latest,
+            new=version,
+            versions=history.versions,
+        )
+        if request.method != "POST":
+            audit_metadata_view(
+                request,
+                datastore_id=datastore_id,
+                image_set_id=image_set_id,
+                version_from=latest,
+                version_to=version,
+                outcome=f"Reviewed a revert to version {version}",
+            )
     return render(
         request,
         "history/revert_confirm.html",

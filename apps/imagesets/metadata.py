@@ -64,9 +64,9 @@ class MetadataTree:
 
 
 def metadata_tree(document: dict) -> MetadataTree:
-    patient = _mapping(document.get("Patient"))
-    study = _mapping(document.get("Study"))
-    study_dicom = _mapping(study.get("DICOM"))
+    patient = mapping(document.get("Patient"))
+    study = mapping(document.get("Study"))
+    study_dicom = mapping(study.get("DICOM"))
     return MetadataTree(
         patient=Level(
             kind="patient",
@@ -78,51 +78,67 @@ def metadata_tree(document: dict) -> MetadataTree:
         study=Level(
             kind="study",
             title="Study",
-            uid=_text(study_dicom.get("StudyInstanceUID")),
+            uid=text(study_dicom.get("StudyInstanceUID")),
             attributes=_attributes(study),
             open=True,
             children=tuple(
-                _series(str(uid), _mapping(level))
-                for uid, level in _mapping(study.get("Series")).items()
+                _series(str(uid), mapping(level))
+                for uid, level in mapping(study.get("Series")).items()
             ),
         ),
-        schema_version=_text(document.get("SchemaVersion")),
-        patient_name=_text(_mapping(patient.get("DICOM")).get("PatientName")),
-        study_description=_text(study_dicom.get("StudyDescription")),
+        schema_version=text(document.get("SchemaVersion")),
+        patient_name=text(mapping(patient.get("DICOM")).get("PatientName")),
+        study_description=text(study_dicom.get("StudyDescription")),
     )
 
 
-def _series(uid: str, level: dict) -> Level:
-    dicom = _mapping(level.get("DICOM"))
+def series_title(level: dict) -> str:
+    """A series as people name it: "MR · Series 3 · SAG T2"."""
+    dicom = mapping(level.get("DICOM"))
     number = dicom.get("SeriesNumber")
     parts = [
-        _text(dicom.get("Modality")),
+        text(dicom.get("Modality")),
         f"Series {number}" if number not in (None, "") else None,
-        _text(dicom.get("SeriesDescription")),
+        text(dicom.get("SeriesDescription")),
     ]
-    instances = _mapping(level.get("Instances"))
+    return " · ".join(part for part in parts if part) or "Series"
+
+
+def instance_title(level: dict) -> str:
+    number = mapping(level.get("DICOM")).get("InstanceNumber")
+    return f"Instance {number}" if number not in (None, "") else "Instance"
+
+
+def attribute_label(key: str) -> str:
+    """The keyword, or a private or numeric tag written as (gggg,eeee)."""
+    if _PRIVATE_OR_NUMERIC_TAG.fullmatch(key):
+        return f"({key[:4]},{key[4:]})".upper()
+    return key
+
+
+def _series(uid: str, level: dict) -> Level:
+    instances = mapping(level.get("Instances"))
     return Level(
         kind="series",
-        title=" · ".join(part for part in parts if part) or "Series",
+        title=series_title(level),
         uid=uid,
         attributes=_attributes(level),
         open=True,
         children=tuple(
-            _instance(str(sop_uid), _mapping(instance))
+            _instance(str(sop_uid), mapping(instance))
             for sop_uid, instance in instances.items()
         ),
     )
 
 
 def _instance(uid: str, level: dict) -> Level:
-    number = _mapping(level.get("DICOM")).get("InstanceNumber")
     attributes = _attributes(level)
     syntax = level.get("StoredTransferSyntaxUID")
     if syntax is not None:
         attributes += (Attribute("StoredTransferSyntaxUID", _value(syntax)),)
     return Level(
         kind="instance",
-        title=f"Instance {number}" if number not in (None, "") else "Instance",
+        title=instance_title(level),
         uid=uid,
         attributes=attributes,
         open=False,
@@ -132,7 +148,7 @@ def _instance(uid: str, level: dict) -> Level:
 
 def _attributes(level: dict) -> tuple[Attribute, ...]:
     return _dicom_attributes(
-        _mapping(level.get("DICOM")), _mapping(level.get("DICOMVRs"))
+        mapping(level.get("DICOM")), mapping(level.get("DICOMVRs"))
     )
 
 
@@ -141,9 +157,8 @@ def _dicom_attributes(dicom: dict, vrs: dict) -> tuple[Attribute, ...]:
 
 
 def _attribute(key: str, value: object, vrs: dict) -> Attribute:
-    vr = _text(vrs.get(key))
-    if _PRIVATE_OR_NUMERIC_TAG.fullmatch(key):
-        key = f"({key[:4]},{key[4:]})".upper()
+    vr = text(vrs.get(key))
+    key = attribute_label(key)
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return Attribute(
             keyword=key,
@@ -192,9 +207,10 @@ def _dicts(value: object) -> Iterable[dict]:
         yield from (item for item in value if isinstance(item, dict))
 
 
-def _mapping(value: object) -> dict:
+def mapping(value: object) -> dict:
+    """The value if it is a JSON object, else an empty one: documents may be malformed."""
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: object) -> str | None:
+def text(value: object) -> str | None:
     return None if value in (None, "") else str(value)
