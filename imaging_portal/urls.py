@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.edits.urls")),
     path("", include("apps.history.urls")),
     path("", include("apps.audit.urls")),
+    path("", include("apps.accounts.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -44,6 +44,8 @@ class AuditEvent(models.Model):
         ACCOUNT_LOCKED = "auth.locked", "Account locked after failed sign-ins"
         METADATA_VIEWED = "metadata.viewed", "Metadata viewed"
         ROLES_CHANGED = "roles.changed", "Roles changed"
+        TOKEN_CREATED = "token.created", "API token created"
+        TOKEN_REVOKED = "token.revoked", "API token revoked"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -1,5 +1,5 @@
-"""Every page, fragment and POST endpoint of the image set, edit, history and audit apps,
-for every role.
+"""Every page, fragment and POST endpoint of the image set, edit, history, audit and
+account (API token) apps, for every role.
 
 Anonymous: sent to sign in (htmx: HX-Redirect). A role without the permission: the friendly
 403 page (htmx: HX-Refresh). Either way not one HealthImaging call is made: the check comes
@@ -11,6 +11,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from apps.accounts import urls as account_urls
+from apps.accounts.models import ApiToken
 from apps.audit import urls as audit_urls
 from apps.edits import urls as edit_urls
 from apps.edits.models import MetadataEdit
@@ -25,6 +27,7 @@ BROWSE_ROLES = {"viewer", "editor", "admin"}
 EDIT_ROLES = {"editor", "admin"}
 ADMIN_ROLES = {"admin"}
 UNKNOWN_EDIT = uuid.UUID("00000000-0000-4000-8000-000000000000")
+UNKNOWN_TOKEN = 999_999
 
 # (url name, method, htmx, what the url needs, roles allowed)
 ROUTES = [
@@ -50,6 +53,9 @@ ROUTES = [
     ("history:revert", "post", False, "version", ADMIN_ROLES),
     ("audit:audit-log", "get", False, "none", ADMIN_ROLES),
     ("audit:audit-export", "get", False, "none", ADMIN_ROLES),
+    ("accounts:token-list", "get", False, "none", BROWSE_ROLES),
+    ("accounts:token-create", "post", False, "none", BROWSE_ROLES),
+    ("accounts:token-revoke", "post", False, "token", BROWSE_ROLES),
 ]
 
 
@@ -63,6 +69,7 @@ def test_the_matrix_covers_every_route_of_the_apps():
         | route_names(edit_urls, "edits")
         | route_names(history_urls, "history")
         | route_names(audit_urls, "audit")
+        | route_names(account_urls, "accounts")
     )
 
 
@@ -74,6 +81,7 @@ def url_for(name, needs, image_set):
         "image_set": [datastore_id, image_set_id],
         "version": [datastore_id, image_set_id, 1],
         "edit": [UNKNOWN_EDIT],  # one nobody may see: the permission check comes first
+        "token": [UNKNOWN_TOKEN],  # likewise
     }[needs]
     return reverse(name, args=args)
 
@@ -120,13 +128,16 @@ def test_each_role_gets_what_its_permissions_allow(
             assert response["HX-Refresh"] == "true"
     else:
         assert response.status_code in {200, 302, 404, 409}
-        if needs == "edit":
-            assert response.status_code == 404  # nobody's edit, but not refused
+        if needs in {"edit", "token"}:
+            assert (
+                response.status_code == 404
+            )  # nobody's edit or token, but not refused
         elif method == "get":
             assert response.status_code == 200
     if refused:
         assert emulator_calls(healthimaging.url) == []
     assert not MetadataEdit.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_viewer_cannot_queue_an_edit_even_by_posting_directly(
