@@ -121,6 +121,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "csp",
@@ -131,6 +133,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.edits",
     "apps.history",
+    "apps.api",
     "apps.emulator",
 ]
 
@@ -458,8 +461,48 @@ LOGGING = {
 # --- Django REST framework ----------------------------------------------------
 
 REST_FRAMEWORK = {
+    # The token first: it names its scheme (WWW-Authenticate), so a request without
+    # credentials is answered 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.PerUserRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.errors.exception_handler",
+}
+
+# Per-user API rate limits (moving windows in Redis, shared by every web process): reads,
+# and writes (edits, reverts, re-applies). Over the limit a client gets 429 with Retry-After.
+API_READ_RATE = env.str("API_READ_RATE", default="300 per minute")
+API_WRITE_RATE = env.str("API_WRITE_RATE", default="30 per minute")
+API_RATE_LIMIT_STORAGE_URL = env.str("API_RATE_LIMIT_STORAGE_URL", default=REDIS_URL)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Imaging Portal API",
+    "DESCRIPTION": (
+        "Search AWS HealthImaging image sets, read their metadata and versions, queue "
+        "metadata edits and reverts and follow them, and read the audit log: everything "
+        "the dashboard does, with the same roles. Authenticate with a personal API token "
+        "(`Authorization: Bearer hip_...`, made on the API tokens page) or a signed-in "
+        "session. Every error is JSON with a stable `code` and a `message` for people."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its documentation are for signed-in users only (ASVS 13.4.5).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EditStatus": "apps.edits.models.MetadataEdit.Status",
+        "AuditAction": "apps.audit.models.AuditEvent.Action",
+        "EditKind": ["edit", "revert"],
+        "LevelKind": "apps.history.diff.LevelKind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
 }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.edits.urls")),
     path("", include("apps.history.urls")),
     path("", include("apps.audit.urls")),
+    path("api/", include("apps.api.urls")),
     path("", include("apps.accounts.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -17,3 +18,5 @@ urlpatterns = [
 ]
 
 handler403 = "apps.accounts.permissions.forbidden"
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

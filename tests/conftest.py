@@ -136,3 +136,14 @@ def start_worker(broker, healthimaging, tmp_path, settings):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def api_rate_limits_in_memory(settings) -> Iterator[None]:
+    """Each test counts its API requests afresh, in this process."""
+    from apps.api import throttling
+
+    settings.API_RATE_LIMIT_STORAGE_URL = "memory://"
+    throttling._limiter.cache_clear()
+    yield
+    throttling._limiter.cache_clear()

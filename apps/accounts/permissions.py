@@ -15,7 +15,8 @@ from apps.core.viewtools import signed_in
 
 View = Callable[..., HttpResponse]
 
-_NEEDS = {
+# What each permission lets a role do, in words for the person refused.
+PERMISSION_NEEDS = {
     "accounts.browse": "browse image sets",
     "accounts.queue_edit": "edit metadata",
     "accounts.force_edit": "use Force",
@@ -34,7 +35,7 @@ def forbidden(
     response = render(
         request,
         "accounts/forbidden.html",
-        {"needed": _NEEDS.get(permission or "", "do this")},
+        {"needed": PERMISSION_NEEDS.get(permission or "", "do this")},
         status=403,
     )
     htmx = getattr(request, "htmx", False)

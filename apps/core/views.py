@@ -1,9 +1,13 @@
-"""The home page (the data stores list is the front door) and the liveness probe."""
+"""The home page (the data stores list is the front door), the liveness probe, and the
+404 and 500 handlers (JSON under /api/, the usual pages elsewhere)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views import defaults
 from django.views.decorators.http import require_safe
+
+from apps.api import errors as api_errors
 
 
 @require_safe
@@ -18,3 +22,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     response = JsonResponse({"status": "ok"})
     response["Cache-Control"] = "no-store"
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.server_error(request)
+    return defaults.server_error(request)

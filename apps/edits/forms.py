@@ -320,6 +320,7 @@ class MetadataEditForm(DraftableForm):
         draft: bool = False,
         add_row: bool = False,
         can_force: bool = True,
+        common_fields: bool = True,
         **kwargs: Any,
     ) -> None:
         if data is not None and add_row:
@@ -332,7 +333,8 @@ class MetadataEditForm(DraftableForm):
         self.can_force = can_force
         self.changes: list[AttributeChange] = []
         self.checks: list[services.Check] = []
-        for attribute in COMMON_ATTRIBUTES:
+        # The API sends only attribute rows; without the common fields nothing else changes.
+        for attribute in COMMON_ATTRIBUTES if common_fields else ():
             element = self._element(attribute)
             self.fields[attribute.name] = self._common_field(attribute)
             self.initial.setdefault(

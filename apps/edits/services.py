@@ -73,6 +73,10 @@ class EditRefused(Exception):
     """The edit can not be queued; the message says why, in words for the user."""
 
 
+class EditStateRefused(EditRefused):
+    """The edit is not in a state that allows this (re-apply, check again)."""
+
+
 class EditInProgress(EditRefused):
     def __init__(self, active: MetadataEdit) -> None:
         super().__init__(
@@ -305,7 +309,7 @@ def reapply_edit(
 ) -> MetadataEdit:
     """Queue the same changes again, against the image set's latest version."""
     if not edit.can_reapply:
-        raise EditRefused(
+        raise EditStateRefused(
             "Only an edit in conflict, or one that failed, can be re-applied."
         )
     gateway = get_gateway()
@@ -369,7 +373,9 @@ def check_again(
 ) -> None:
     """Resume a job that stopped at its deadline ("still locked"), with a new deadline."""
     if edit.status != Status.TIMED_OUT:
-        raise EditRefused("Only an edit that is still locked can be checked again.")
+        raise EditStateRefused(
+            "Only an edit that is still locked can be checked again."
+        )
     if edit.is_revert and not user.has_perm(REVERT):
         raise EditRefused("Your role does not let you revert image sets.")
     now = timezone.now()

@@ -123,5 +123,15 @@ def image_set_detail_get(*, datastore_id: str, image_set_id: str) -> ImageSetDet
     )
 
 
-def image_set_metadata_get(*, datastore_id: str, image_set_id: str) -> dict:
-    return get_gateway().get_image_set_metadata(datastore_id, image_set_id)
+def image_set_get(*, datastore_id: str, image_set_id: str) -> ImageSet:
+    """The image set's properties at its latest version."""
+    return get_gateway().get_image_set(datastore_id, image_set_id)
+
+
+def image_set_metadata_get(
+    *, datastore_id: str, image_set_id: str, version: int | None = None
+) -> dict:
+    """The metadata document of `version`, or of the latest version when None."""
+    return get_gateway().get_image_set_metadata(
+        datastore_id, image_set_id, version=version
+    )

@@ -1,7 +1,6 @@
 """The edit lifecycle, one worker step at a time, against the live emulator."""
 
 import datetime
-import time
 import uuid
 
 import pytest
@@ -13,7 +12,7 @@ from apps.edits import pacing, services
 from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
-from tests.support.edits import change_behind_the_portals_back
+from tests.support.edits import change_behind_the_portals_back, run_to_end
 from tests.support.emulator import control, emulator_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,18 +43,6 @@ def queue(editor, datastore_id, image_set_id, changes, *, base_version=1):
     )
 
 
-def run_to_end(edit: MetadataEdit, scheduled, *, limit: int = 50) -> MetadataEdit:
-    """Take the steps without waiting for their due time, a tenth of a second apart."""
-    for _ in range(limit):
-        MetadataEdit.objects.filter(pk=edit.pk).update(next_check_at=None)
-        services.advance_edit(edit.pk)
-        edit.refresh_from_db()
-        if not edit.is_active:
-            return edit
-        time.sleep(0.1)
-    raise AssertionError(f"edit still {edit.status} after {limit} steps")
-
-
 def test_an_edit_succeeds_and_the_new_value_is_in_the_metadata(
     image_sets, editor, scheduled
 ):
@@ -64,7 +51,7 @@ def test_an_edit_succeeds_and_the_new_value_is_in_the_metadata(
 
     edit = queue(editor, datastore_id, image_set_id, [change])
     assert scheduled == [(str(edit.pk), 0)]
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.SUCCEEDED
     assert edit.accepted_version == 2
@@ -108,7 +95,7 @@ def test_an_injected_failure_ends_failed_with_the_service_message(
         image_set_id,
         [patient_name_change(datastore_id, image_set_id, "FAIL^ME")],
     )
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.FAILED
     assert "injected for the test" in edit.message
@@ -126,13 +113,13 @@ def test_a_stale_version_ends_in_conflict_and_reapplying_succeeds(
         [patient_name_change(datastore_id, image_set_id, "MINE^EDIT")],
     )
     change_behind_the_portals_back(datastore_id, image_set_id)
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
     assert edit.status == MetadataEdit.Status.CONFLICT
     assert edit.can_reapply
 
     again = services.reapply_edit(edit=edit, user=editor, request=None)
     assert again.base_version == 2
-    again = run_to_end(again, scheduled)
+    again = run_to_end(again)
     assert again.status == MetadataEdit.Status.SUCCEEDED
     document = get_gateway().get_image_set_metadata(datastore_id, image_set_id)
     assert document["Patient"]["DICOM"]["PatientName"] == "MINE^EDIT"
@@ -168,7 +155,7 @@ def test_a_lost_response_is_recognised_as_the_jobs_own_write(
     change = patient_name_change(datastore_id, image_set_id, "LOST^ANSWER")
     edit = queue(editor, datastore_id, image_set_id, [change])
     lose_the_answer_of_a_send(edit, [change])
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.SUCCEEDED
     assert edit.accepted_version == 2
@@ -186,7 +173,7 @@ def test_a_lost_response_of_an_update_that_failed_ends_failed_not_in_conflict(
     lose_the_answer_of_a_send(
         edit, [change], fail="INVALID_REQUEST: refused for the test"
     )
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.FAILED
     assert "refused for the test" in edit.message
@@ -207,7 +194,7 @@ def test_the_same_change_made_by_someone_else_before_the_send_is_a_conflict(
         latest_version=1,
         dicom_updates=services.dicom_updates([change]),
     )
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.CONFLICT
     assert edit.accepted_version is None
@@ -225,7 +212,7 @@ def test_waiting_for_a_locked_set_looks_at_it_instead_of_sending_again(
     )
     with emulator_config(healthimaging.url, updateDelaySeconds=1):
         change_behind_the_portals_back(datastore_id, image_set_id)  # locks it for 1 s
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
 
     assert edit.status == MetadataEdit.Status.CONFLICT
     assert edit.attempts <= 1  # one send at most: the waits looked, they did not send
@@ -282,7 +269,7 @@ def test_a_set_locked_past_the_deadline_stops_as_still_locked_and_can_be_checked
     assert AuditEvent.objects.filter(
         edit_id=edit.pk, action="edit.checked_again"
     ).exists()
-    edit = run_to_end(edit, scheduled)
+    edit = run_to_end(edit)
     assert edit.status == MetadataEdit.Status.SUCCEEDED
     assert edit.attempts == 1
 

@@ -1,8 +1,6 @@
 """A revert is an edit job that sends revertToVersionId: one step at a time, against the
 live emulator, like `test_lifecycle.py`."""
 
-import time
-
 import pytest
 from django.utils import timezone
 
@@ -12,7 +10,7 @@ from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
 from tests.history.roles import user_with_role
-from tests.support.edits import change_behind_the_portals_back
+from tests.support.edits import change_behind_the_portals_back, run_to_end
 from tests.support.emulator import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,17 +53,6 @@ def queue_revert(user, datastore_id, image_set_id, *, base, to):
         revert_to_version=to,
         reason="The rename was a mistake",
     )
-
-
-def run_to_end(edit: MetadataEdit, *, limit: int = 50) -> MetadataEdit:
-    for _ in range(limit):
-        MetadataEdit.objects.filter(pk=edit.pk).update(next_check_at=None)
-        services.advance_edit(edit.pk)
-        edit.refresh_from_db()
-        if not edit.is_active:
-            return edit
-        time.sleep(0.1)
-    raise AssertionError(f"revert still {edit.status} after {limit} steps")
 
 
 def actions(edit: MetadataEdit) -> list[str]:
