@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -21,8 +23,12 @@ def fast_pacing(settings):
 
 @pytest.fixture
 def make_user(django_user_model):
+    made = itertools.count(1)
+
     def make(role, *, username=None):
-        user = django_user_model.objects.create_user(username or f"{role}-user")
+        user = django_user_model.objects.create_user(
+            username or f"{role}-user-{next(made)}"
+        )
         if role:
             set_role(user, role)
         return user
