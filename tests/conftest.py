@@ -10,7 +10,7 @@ from apps.emulator.server import EmulatorServer
 from apps.healthimaging.gateway import get_gateway
 from imaging_portal.celery import app as celery_app
 from tests.support.emulator import seed_archive
-from tests.support.worker import CeleryWorker, RedisServer, worker_env
+from tests.support.worker import CeleryWorker, RedisServer, database_url, worker_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +117,7 @@ def start_worker(broker, healthimaging, tmp_path, settings):
         *, overrides=None, concurrency=2, beat=True, name="worker"
     ) -> CeleryWorker:
         env = worker_env(
-            database=connection.settings_dict["NAME"],
+            database_url=database_url(connection.settings_dict),
             redis_url=broker.url,
             emulator_url=healthimaging.url,
             var_dir=tmp_path / "var",

@@ -83,7 +83,7 @@ def set_up_portal(
 
     var_dir = workdir / "var"
     env = worker_env(
-        database=str(var_dir / "portal.sqlite3"),
+        database_url=f"sqlite:///{var_dir / 'portal.sqlite3'}",
         redis_url=redis_url,
         emulator_url=emulator_url,
         var_dir=var_dir,

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -104,9 +105,20 @@ class RedisServer(ChildProcess):
                 time.sleep(0.05)
 
 
+def database_url(settings: Mapping[str, object]) -> str:
+    """A DATABASE_URL for the database Django is connected to (in a test, the test one)."""
+    if str(settings["ENGINE"]).endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    user, password = (
+        quote(str(settings[key] or ""), safe="") for key in ("USER", "PASSWORD")
+    )
+    host, port = settings["HOST"] or "localhost", settings["PORT"] or 5432
+    return f"postgres://{user}:{password}@{host}:{port}/{settings['NAME']}"
+
+
 def worker_env(
     *,
-    database: str,
+    database_url: str,
     redis_url: str,
     emulator_url: str,
     var_dir: Path,
@@ -123,7 +135,7 @@ def worker_env(
         {
             "DJANGO_SETTINGS_MODULE": "imaging_portal.settings",
             "PORTAL_VAR_DIR": str(var_dir),
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "HEALTHIMAGING_ENDPOINT_URL": emulator_url,
             "AWS_ACCESS_KEY_ID": "testing",
