@@ -7,7 +7,7 @@ import kombu.pools
 import pytest
 
 from apps.emulator.server import EmulatorServer
-from apps.healthimaging.gateway import get_gateway
+from apps.healthimaging.gateway import get_gateway, get_probe_gateway
 from imaging_portal.celery import app as celery_app
 from tests.support.emulator import seed_archive
 from tests.support.worker import CeleryWorker, RedisServer, database_url, worker_env
@@ -27,8 +27,10 @@ def no_real_aws(monkeypatch, settings) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     settings.HEALTHIMAGING_ENDPOINT_URL = "http://127.0.0.1:9"
     get_gateway.cache_clear()
+    get_probe_gateway.cache_clear()
     yield
     get_gateway.cache_clear()
+    get_probe_gateway.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +53,7 @@ def healthimaging(live_emulator, settings) -> EmulatorServer:
     """Point the portal's gateway at the live emulator."""
     settings.HEALTHIMAGING_ENDPOINT_URL = live_emulator.url
     get_gateway.cache_clear()
+    get_probe_gateway.cache_clear()
     return live_emulator
 
 

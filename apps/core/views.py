@@ -1,4 +1,4 @@
-"""The home page (the data stores list is the front door), the liveness probe, and the
+"""The home page (the data stores list is the front door), the health check, and the
 404 and 500 handlers (JSON under /api/, the usual pages elsewhere)."""
 
 from django.contrib.auth.decorators import login_required
@@ -8,6 +8,7 @@ from django.views import defaults
 from django.views.decorators.http import require_safe
 
 from apps.api import errors as api_errors
+from apps.core import health
 
 
 @require_safe
@@ -18,8 +19,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and compose: the process serves, nothing more."""
-    response = JsonResponse({"status": "ok"})
+    """For load balancers and compose: 200 when the database, Redis and HealthImaging can
+    all be reached, else 503; each by name as "ok" or "unavailable", and nothing more."""
+    report = health.health_report()
+    healthy = all(report.values())
+    response = JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "checks": {
+                name: "ok" if reachable else "unavailable"
+                for name, reachable in report.items()
+            },
+        },
+        status=200 if healthy else 503,
+    )
     response["Cache-Control"] = "no-store"
     return response
 

@@ -284,14 +284,18 @@ def _summary(item: dict) -> ImageSetSummary:
 
 
 def build_client(
-    *, endpoint_url: str | None, region: str, timeout_seconds: float
+    *,
+    endpoint_url: str | None,
+    region: str,
+    timeout_seconds: float,
+    attempts: int = 3,
 ) -> Any:
     # The image set operations carry a `runtime-` host prefix that an emulator endpoint can
     # not serve; with an endpoint override the prefix is turned off.
     config = Config(
         region_name=region,
         inject_host_prefix=not endpoint_url,
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=timeout_seconds,
         read_timeout=timeout_seconds,
         max_pool_connections=20,
@@ -309,5 +313,18 @@ def get_gateway() -> HealthImagingGateway:
             endpoint_url=settings.HEALTHIMAGING_ENDPOINT_URL,
             region=settings.AWS_REGION,
             timeout_seconds=settings.HEALTHIMAGING_TIMEOUT_SECONDS,
+        )
+    )
+
+
+@functools.cache
+def get_probe_gateway() -> HealthImagingGateway:
+    """For health checks: one attempt and a short timeout, so a probe answers quickly."""
+    return HealthImagingGateway(
+        build_client(
+            endpoint_url=settings.HEALTHIMAGING_ENDPOINT_URL,
+            region=settings.AWS_REGION,
+            timeout_seconds=min(settings.HEALTHIMAGING_TIMEOUT_SECONDS, 2.0),
+            attempts=1,
         )
     )

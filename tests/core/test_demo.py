@@ -231,7 +231,7 @@ def test_demo_command_serves_portal_and_emulator_and_ctrl_c_stops_both(
         text=True,
     )
     try:
-        assert wait_until(lambda: healthz(port), demo) == {"status": "ok"}
+        assert wait_until(lambda: healthz(port), demo)["status"] == "ok"
         assert wait_until(lambda: connect(emulator_port), demo)
         assert wait_until(lambda: connect(redis_port), demo)
 

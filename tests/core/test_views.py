@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -40,12 +42,57 @@ def test_pages_carry_no_inline_scripts(client, django_user_model):
         assert all('src="' in tag for tag in body.split("<script")[1:])
 
 
-def test_healthz_answers_ok_without_login(client):
+def test_healthz_answers_ok_without_login_when_everything_is_reachable(
+    client, healthimaging, broker
+):
     response = client.get(reverse("core:healthz"))
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok", "healthimaging": "ok"},
+    }
     assert response["Cache-Control"] == "no-store"
+
+
+def test_healthz_names_what_is_out_of_reach_and_nothing_more(
+    client, settings, healthimaging, caplog
+):
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+
+    response = client.get(reverse("core:healthz"))
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "redis": "unavailable", "healthimaging": "ok"},
+    }
+    assert "Health check redis failed: ConnectionError" in caplog.text
+
+
+def test_healthz_sees_healthimaging_and_the_database_out_of_reach(
+    client, broker, monkeypatch
+):
+    from django.db import OperationalError
+
+    from apps.core import health
+
+    def database_down():
+        raise OperationalError("could not connect")
+
+    monkeypatch.setitem(health.CHECKS, "database", database_down)
+    started = time.monotonic()
+    response = client.get(reverse("core:healthz"))  # no emulator: nothing listens
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": "unavailable",
+        "redis": "ok",
+        "healthimaging": "unavailable",
+    }
+    assert (
+        time.monotonic() - started < 5
+    )  # one quick attempt, not the gateway's retries
 
 
 def test_healthz_refuses_writes(client):
