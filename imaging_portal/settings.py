@@ -428,13 +428,28 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"DJANGO_LOG_LEVEL must be a logging level name, got {LOG_LEVEL!r}"
     )
 _LIBRARY_LOG_LEVEL = "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL
+# "json": one JSON object per line, for a log shipper; "text" for people at a terminal.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(
+        f"DJANGO_LOG_FORMAT must be text or json, got {LOG_FORMAT!r}"
+    )
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "console": {
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "format": _LOG_FIELDS,
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            **(
+                {
+                    "()": "pythonjsonlogger.json.JsonFormatter",
+                    "rename_fields": {"asctime": "time", "levelname": "level"},
+                }
+                if LOG_FORMAT == "json"
+                else {}
+            ),
         },
     },
     "filters": {

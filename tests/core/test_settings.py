@@ -1,3 +1,4 @@
+import json
 import secrets
 import stat
 import subprocess
@@ -47,6 +48,7 @@ def load_settings(env):
         ),
         ("AXES_FAILURE_LIMIT", "0", "AXES_FAILURE_LIMIT must be at least 1"),
         ("AXES_COOLOFF_MINUTES", "soon", "AXES_COOLOFF_MINUTES must be an integer"),
+        ("DJANGO_LOG_FORMAT", "xml", "DJANGO_LOG_FORMAT must be text or json"),
     ],
 )
 def test_settings_refuse_to_start_with_a_bad_value(portal_env, name, value, message):
@@ -156,3 +158,27 @@ def test_production_settings_wire_lockout_csp_and_session_lifetime():
     script_src = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["script-src"]
     assert not any("unsafe" in source for source in script_src)
     assert settings.SESSION_MAX_AGE_SECONDS == 12 * 60 * 60
+
+
+def test_json_logs_are_one_object_a_line_without_query_strings(portal_env, manage_py):
+    line = '"GET /datastores/x/?property=patient_id&value=PAT-123 HTTP/1.1" 200'
+    result = subprocess.run(
+        [
+            *manage_py,
+            "shell",
+            "-c",
+            f"import logging; logging.getLogger('django.server').warning({line!r})",
+        ],
+        env={**portal_env, "DJANGO_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    records = [json.loads(text) for text in result.stderr.splitlines() if text]
+    [request] = [record for record in records if record["name"] == "django.server"]
+    assert request["level"] == "WARNING"
+    assert request["message"] == '"GET /datastores/x/?[redacted] HTTP/1.1" 200'
+    assert "time" in request
+    assert "PAT-123" not in result.stderr
