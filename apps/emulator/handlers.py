@@ -15,7 +15,12 @@ from apps.emulator.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
-from apps.emulator.state import ACCOUNT_ID, Store, UpdateRequest
+from apps.emulator.state import (
+    ACCOUNT_ID,
+    Store,
+    UpdateRequest,
+    import_output_uri,
+)
 from apps.emulator.updates import parse_updates_blob
 
 MAX_UPDATE_PAYLOAD_BYTES = 10 * 1024
@@ -292,6 +297,72 @@ def DeleteImageSet(store: Store, params: dict, context: Context) -> dict:
     }
 
 
+def StartDICOMImportJob(store: Store, params: dict, context: Context) -> dict:
+    if params.get("importConfiguration"):
+        # The DICOM JSON metadata import (enhancing stored instances) is not emulated.
+        raise ValidationException(
+            "importConfiguration is not supported by this emulator: it imports DICOM P10 files only"
+        )
+    datastore_id = params["datastoreId"]
+    if len(import_output_uri(params["outputS3Uri"], datastore_id, "0" * 32)) > 1024:
+        raise ValidationException(
+            "outputS3Uri leaves no room for the job's output folder within 1024 characters"
+        )
+    job = store.start_import_job(
+        datastore_id,
+        client_token=params["clientToken"],
+        name=params.get("jobName"),
+        role_arn=params["dataAccessRoleArn"],
+        input_uri=params["inputS3Uri"],
+        output_uri=params["outputS3Uri"],
+        input_owner=params.get("inputOwnerAccountId"),
+    )
+    return {
+        "datastoreId": job["datastore_id"],
+        "jobId": job["id"],
+        "jobStatus": job["status"],
+        "submittedAt": job["submitted_at"],
+    }
+
+
+def _import_job_properties(job: dict) -> dict:
+    return {
+        "jobId": job["id"],
+        "jobName": job["name"],
+        "jobStatus": job["status"],
+        "datastoreId": job["datastore_id"],
+        "dataAccessRoleArn": job["role_arn"],
+        "endedAt": job["ended_at"],
+        "submittedAt": job["submitted_at"],
+        "inputS3Uri": job["input_uri"],
+        "outputS3Uri": job["output_uri"],
+        "message": job["message"],
+    }
+
+
+def GetDICOMImportJob(store: Store, params: dict, context: Context) -> dict:
+    job = store.get_import_job(params["datastoreId"], params["jobId"])
+    return {"jobProperties": _import_job_properties(job)}
+
+
+def ListDICOMImportJobs(store: Store, params: dict, context: Context) -> dict:
+    jobs, token = store.list_import_jobs(
+        params["datastoreId"],
+        status=params.get("jobStatus"),
+        max_results=params.get("maxResults"),
+        next_token=params.get("nextToken"),
+    )
+    summaries = [
+        {
+            key: value
+            for key, value in _import_job_properties(job).items()
+            if key not in ("inputS3Uri", "outputS3Uri")
+        }
+        for job in jobs
+    ]
+    return {"jobSummaries": summaries, "nextToken": token}
+
+
 def _resource(arn: str) -> tuple[str, str | None]:
     match = _ARN.fullmatch(arn)
     if match is None or match["account"] != ACCOUNT_ID:
@@ -320,6 +391,9 @@ HANDLERS: dict[str, Handler] = {
         GetDatastore,
         ListDatastores,
         DeleteDatastore,
+        StartDICOMImportJob,
+        GetDICOMImportJob,
+        ListDICOMImportJobs,
         SearchImageSets,
         GetImageSet,
         GetImageSetMetadata,

@@ -1,10 +1,12 @@
-"""Serving the emulator: a multi-threaded waitress server, in the foreground or in a thread."""
+"""Serving the emulator: a multi-threaded waitress server, in the foreground or in a thread,
+with the import runner that works off DICOM import jobs beside it."""
 
 import threading
 
 from waitress import wasyncore
 from waitress.server import create_server
 
+from apps.emulator.imports import ImportRunner
 from apps.emulator.state import Store
 from apps.emulator.wire import EmulatorApp, Throttle
 
@@ -13,7 +15,12 @@ _POLL_SECONDS = 0.2
 
 
 class EmulatorServer:
-    """An emulator listening on `host:port` (port 0 picks a free one)."""
+    """An emulator listening on `host:port` (port 0 picks a free one).
+
+    `s3_root` is the folder standing in for S3 (default: `s3` beside the state file);
+    `import_delay` the seconds an import job stays SUBMITTED and then at least IN_PROGRESS
+    (default: the update delay).
+    """
 
     def __init__(
         self,
@@ -27,8 +34,17 @@ class EmulatorServer:
         validate_responses: bool = False,
         # Enough for a few held (lost) responses to leave threads for everything else.
         threads: int = 8,
+        s3_root: str | None = None,
+        import_delay: float | None = None,
     ) -> None:
-        self.store = Store(state_path, update_delay=update_delay, strict=strict)
+        self.store = Store(
+            state_path,
+            update_delay=update_delay,
+            strict=strict,
+            s3_root=s3_root,
+            import_delay=import_delay,
+        )
+        self.imports = ImportRunner(self.store)
         self.app = EmulatorApp(
             self.store,
             throttle=Throttle(throttling),
@@ -50,6 +66,7 @@ class EmulatorServer:
 
     def serve_forever(self) -> None:
         """Serve until `stop()`; sockets are closed by this same thread, never under its feet."""
+        self.imports.start()
         try:
             while not self._stopping.is_set():
                 wasyncore.loop(
@@ -58,6 +75,7 @@ class EmulatorServer:
         finally:
             # Held (lost) responses first: the dispatcher waits for its busy threads.
             self.app.close()
+            self.imports.stop()
             self._server.task_dispatcher.shutdown()
             for channel in list(self._server._map.values()):
                 channel.close()

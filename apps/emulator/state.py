@@ -1,9 +1,13 @@
-"""The emulator's state: data stores, image sets and their versions, tags, in one SQLite file.
+"""The emulator's state: data stores, image sets and their versions, tags and DICOM import jobs,
+in one SQLite file.
 
 Every write runs in a `BEGIN IMMEDIATE` transaction, so concurrent requests serialise and two
 simultaneous updates of one image set cannot both be accepted. Asynchronous work (an update, a
 copy, a delete, a data store coming up) is recorded with the time it is due and settled lazily
 by the next request after that time, so it survives a restart and needs no background thread.
+Import jobs are the exception: reading files is slow, so the server's import runner
+(`imports.ImportRunner`) works them off in a thread of its own, and a job still running when
+the emulator stops is run again when it starts.
 """
 
 import contextlib
@@ -16,11 +20,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
-from apps.emulator import search, tokens
+from apps.emulator import s3, search, tokens
 from apps.emulator.copies import copy_instances
 from apps.emulator.documents import dicom_tags, search_keys
 from apps.emulator.errors import (
@@ -29,6 +33,13 @@ from apps.emulator.errors import (
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ValidationException,
+)
+from apps.emulator.p10 import (
+    P10Instance,
+    add_instance,
+    levels_fingerprint,
+    new_image_set_document,
+    same_levels,
 )
 from apps.emulator.seed import SeedImageSet
 from apps.emulator.updates import (
@@ -41,6 +52,8 @@ ACCOUNT_ID = "123456789012"
 MAX_DATASTORES = 100
 MAX_TAGS = 50
 DEFAULT_PAGE_SIZE = 50
+# Developer Guide, "endpoints-quotas": concurrent import jobs per data store.
+MAX_RUNNING_IMPORT_JOBS = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,6 +96,17 @@ CREATE TABLE IF NOT EXISTS tags (
     resource TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource, key)
 );
 CREATE TABLE IF NOT EXISTS injected_failures (image_set_id TEXT PRIMARY KEY, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS import_jobs (
+    datastore_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+    client_token TEXT NOT NULL, request TEXT NOT NULL, role_arn TEXT NOT NULL,
+    input_uri TEXT NOT NULL, output_uri TEXT NOT NULL, input_owner TEXT,
+    delay REAL NOT NULL, submitted_at REAL NOT NULL, started_at REAL, ended_at REAL, message TEXT,
+    PRIMARY KEY (datastore_id, id), UNIQUE (datastore_id, client_token)
+);
+CREATE INDEX IF NOT EXISTS import_jobs_by_submitted
+    ON import_jobs (datastore_id, submitted_at, id);
+CREATE INDEX IF NOT EXISTS import_jobs_running ON import_jobs (status, submitted_at)
+    WHERE status IN ('SUBMITTED', 'IN_PROGRESS');
 """
 
 _SUMMARY_COLUMNS = "id, summary_version, created_at, updated_at, is_primary, dicom_tags"
@@ -115,6 +139,168 @@ class UpdateRequest:
     include_study: bool = False
 
 
+def import_output_uri(requested: str, datastore_id: str, job_id: str) -> str:
+    """Where a job writes its results: the requested prefix plus `<datastoreId>-DicomImport-<jobId>/`,
+    as the job's properties report it."""
+    return f"{requested.rstrip('/')}/{datastore_id}-DicomImport-{job_id}/"
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    """A file of an import job that became (part of) an image set: a `success.ndjson` line."""
+
+    key: str
+    image_set_id: str
+    version: int
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """A file an import job could not import: a `failure.ndjson` line with the reason."""
+
+    key: str
+    exception_type: str
+    message: str
+    server_error: bool = False
+
+
+@dataclass(frozen=True)
+class ImportedSet:
+    """An image set an import job created or gave a new version: an `imageSetsSummary` entry."""
+
+    image_set_id: str
+    version: int
+    is_primary: bool
+    instances: int
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    job: dict
+    files: list[ImportedFile]
+    rejected: list[RejectedFile]
+    image_sets: list[ImportedSet]
+
+
+@dataclass(eq=False)
+class _Target:
+    """An image set that imported instances go to: a new one, or the next version of a stored one."""
+
+    image_set_id: str
+    document: dict
+    is_primary: bool
+    base: sqlite3.Row | None = None
+    instances: set[str] = field(default_factory=set)
+    version: int = 0
+
+    @property
+    def locked(self) -> bool:
+        return self.base is not None and self.base["state"] == "LOCKED"
+
+    def add(self, instance: P10Instance) -> None:
+        add_instance(self.document, instance)
+        self.instances.add(instance.sop_uid)
+
+
+class _Placement:
+    """Which image set each instance of one import job goes to.
+
+    Developer Guide, "understanding-image-sets" and "understanding-import-jobs": instances of one
+    DICOM series with consistent Patient, Study and Series metadata make one primary image set,
+    across import jobs too; an instance imported again replaces the older copy there, and the
+    primary image set's version goes up. Data that conflicts with the primary image set of its
+    series (or, for a new series, with the primary image sets of its study) is kept in a
+    non-primary image set instead, one per distinct Patient, Study and Series metadata.
+    "Consistent" is read as equal, the test CopyImageSet applies too (`copies.py`).
+    """
+
+    def __init__(
+        self, store: "Store", db: sqlite3.Connection, datastore_id: str
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.datastore_id = datastore_id
+        self._targets: dict[str, _Target] = {}
+        self._primary: dict[tuple[str, str], _Target | None] = {}
+        self._non_primary: dict[tuple[str, str, bytes], _Target] = {}
+        self._study_levels: dict[str, list[tuple[dict, dict]]] = {}
+
+    def target(self, instance: P10Instance) -> _Target:
+        pair = (instance.study_uid, instance.series_uid)
+        if pair not in self._primary:
+            self._primary[pair] = self._stored_primary(*pair)
+        primary = self._primary[pair]
+        if primary is not None:
+            if same_levels(primary.document, instance):
+                return primary
+        elif self._fits_study(instance):
+            primary = self._new(instance, is_primary=True)
+            self._primary[pair] = primary
+            return primary
+        key = (*pair, levels_fingerprint(instance))
+        if key not in self._non_primary:
+            self._non_primary[key] = self._new(instance, is_primary=False)
+        return self._non_primary[key]
+
+    def written(self) -> list[_Target]:
+        return [target for target in self._targets.values() if target.instances]
+
+    def _stored_primary(self, study_uid: str, series_uid: str) -> _Target | None:
+        row = self.db.execute(
+            "SELECT * FROM image_sets WHERE datastore_id = ? AND study_uid = ? "
+            "AND series_uid = ? AND is_primary = 1 AND state != 'DELETED' "
+            "ORDER BY created_at, id LIMIT 1",
+            (self.datastore_id, study_uid, series_uid),
+        ).fetchone()
+        if row is None:
+            return None
+        document = self.store._metadata(
+            self.db, self.datastore_id, row["id"], row["latest_version"]
+        )
+        target = _Target(row["id"], document, is_primary=True, base=row)
+        self._targets[row["id"]] = target
+        return target
+
+    def _fits_study(self, instance: P10Instance) -> bool:
+        if instance.study_uid not in self._study_levels:
+            rows = self.db.execute(
+                "SELECT id, latest_version FROM image_sets WHERE datastore_id = ? "
+                "AND study_uid = ? AND is_primary = 1 AND state != 'DELETED'",
+                (self.datastore_id, instance.study_uid),
+            ).fetchall()
+            levels = []
+            for row in rows:
+                document = self.store._metadata(
+                    self.db, self.datastore_id, row["id"], row["latest_version"]
+                )
+                levels.append(
+                    (
+                        document.get("Patient", {}).get("DICOM"),
+                        document.get("Study", {}).get("DICOM"),
+                    )
+                )
+            self._study_levels[instance.study_uid] = levels
+        return all(
+            patient == instance.patient and study == instance.study
+            for patient, study in self._study_levels[instance.study_uid]
+        )
+
+    def _new(self, instance: P10Instance, *, is_primary: bool) -> _Target:
+        image_set_id = new_id()
+        target = _Target(
+            image_set_id,
+            new_image_set_document(self.datastore_id, image_set_id, instance),
+            is_primary=is_primary,
+        )
+        self._targets[image_set_id] = target
+        if is_primary:
+            self._study_levels.setdefault(instance.study_uid, []).append(
+                (instance.patient, instance.study)
+            )
+        return target
+
+
 class Store:
     def __init__(
         self,
@@ -123,11 +309,19 @@ class Store:
         update_delay: float = 2.0,
         strict: bool = False,
         clock: Callable[[], float] = time.time,
+        s3_root: str | None = None,
+        import_delay: float | None = None,
     ) -> None:
         self.path = path
         self.update_delay = update_delay
         self.strict = strict
         self.clock = clock
+        # The folder standing in for S3 (see `s3.py`); beside the state file unless given.
+        self.s3_root = s3_root or s3.default_root(path)
+        # Seconds an import job stays SUBMITTED, then at least IN_PROGRESS; None: the update delay.
+        self.import_delay = import_delay
+        # Set when a job is submitted, so the import runner need not wait for its next look.
+        self.import_wakeup = threading.Event()
         self._local = threading.local()
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -354,6 +548,15 @@ class Store:
                 raise ConflictException(
                     "Before a data store can be deleted, you must first delete all image sets "
                     "within it"
+                )
+            importing = db.execute(
+                "SELECT 1 FROM import_jobs WHERE datastore_id = ? "
+                "AND status IN ('SUBMITTED', 'IN_PROGRESS') LIMIT 1",
+                (datastore_id,),
+            ).fetchone()
+            if importing:
+                raise ConflictException(
+                    f"Datastore {datastore_id} has import jobs in progress and can not be deleted"
                 )
             db.execute(
                 "UPDATE datastores SET status = 'DELETING', pending_status = 'DELETED', "
@@ -907,6 +1110,293 @@ class Store:
             # Fresh statistics let the planner pick the identifier indexes for EQUAL searches.
             db.execute("ANALYZE")
             return added
+
+    # -- DICOM import jobs -----------------------------------------------------------------
+
+    def _require_datastore(self, db: sqlite3.Connection, datastore_id: str) -> None:
+        row = db.execute(
+            "SELECT status FROM datastores WHERE id = ?", (datastore_id,)
+        ).fetchone()
+        if row is None or row["status"] == "DELETED":
+            raise ResourceNotFoundException(f"Datastore {datastore_id} does not exist")
+
+    def start_import_job(
+        self,
+        datastore_id: str,
+        *,
+        client_token: str,
+        name: str | None,
+        role_arn: str,
+        input_uri: str,
+        output_uri: str,
+        input_owner: str | None,
+    ) -> dict:
+        """Submit a job, or return the one this client token already started (idempotency)."""
+        request = orjson.dumps(
+            [name, role_arn, input_uri, output_uri, input_owner]
+        ).decode()
+        now = self.clock()
+        with self._write() as db:
+            self._require_active_datastore(db, datastore_id)
+            existing = db.execute(
+                "SELECT * FROM import_jobs WHERE datastore_id = ? AND client_token = ?",
+                (datastore_id, client_token),
+            ).fetchone()
+            if existing:
+                if existing["request"] != request:
+                    raise ConflictException(
+                        f"clientToken {client_token} was already used to start job "
+                        f"{existing['id']} with other parameters"
+                    )
+                return dict(existing)
+            running = db.execute(
+                "SELECT COUNT(*) FROM import_jobs WHERE datastore_id = ? "
+                "AND status IN ('SUBMITTED', 'IN_PROGRESS')",
+                (datastore_id,),
+            ).fetchone()[0]
+            if running >= MAX_RUNNING_IMPORT_JOBS:
+                raise ServiceQuotaExceededException(
+                    f"A data store can run at most {MAX_RUNNING_IMPORT_JOBS} import jobs at once"
+                )
+            job_id = new_id()
+            delay = (
+                self.update_delay if self.import_delay is None else self.import_delay
+            )
+            db.execute(
+                "INSERT INTO import_jobs (datastore_id, id, name, status, client_token, request, "
+                "role_arn, input_uri, output_uri, input_owner, delay, submitted_at) "
+                "VALUES (?, ?, ?, 'SUBMITTED', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    datastore_id,
+                    job_id,
+                    # jobName is optional in the request but required in the job's properties.
+                    name or job_id,
+                    client_token,
+                    request,
+                    role_arn,
+                    input_uri,
+                    import_output_uri(output_uri, datastore_id, job_id),
+                    input_owner,
+                    delay,
+                    now,
+                ),
+            )
+            row = self._import_job(db, datastore_id, job_id)
+        self.import_wakeup.set()
+        return row
+
+    def _import_job(
+        self, db: sqlite3.Connection, datastore_id: str, job_id: str
+    ) -> dict:
+        row = db.execute(
+            "SELECT * FROM import_jobs WHERE datastore_id = ? AND id = ?",
+            (datastore_id, job_id),
+        ).fetchone()
+        if row is None:
+            raise ResourceNotFoundException(f"Import job {job_id} does not exist")
+        return dict(row)
+
+    def get_import_job(self, datastore_id: str, job_id: str) -> dict:
+        db = self._read()
+        self._require_datastore(db, datastore_id)
+        return self._import_job(db, datastore_id, job_id)
+
+    def list_import_jobs(
+        self,
+        datastore_id: str,
+        *,
+        status: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> tuple[list[dict], str | None]:
+        """Newest submitted first, ties broken by job ID; the token holds the last one listed."""
+        scope = tokens.scope_hash("ListDICOMImportJobs", datastore_id, status)
+        after = (
+            tokens.redeem(self.token_secret, scope, next_token) if next_token else None
+        )
+        limit = max_results or DEFAULT_PAGE_SIZE
+        where, params = ["datastore_id = ?"], [datastore_id]
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if after is not None:
+            if not (
+                isinstance(after, list)
+                and len(after) == 2
+                and isinstance(after[0], int | float)
+                and isinstance(after[1], str)
+            ):
+                raise ValidationException("Invalid nextToken")
+            where.append("(submitted_at < ? OR (submitted_at = ? AND id < ?))")
+            params += [after[0], after[0], after[1]]
+        db = self._read()
+        self._require_datastore(db, datastore_id)
+        rows = db.execute(
+            f"SELECT * FROM import_jobs WHERE {' AND '.join(where)} "
+            "ORDER BY submitted_at DESC, id DESC LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
+        token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            token = tokens.issue(
+                self.token_secret, scope, [last["submitted_at"], last["id"]]
+            )
+        return [dict(row) for row in rows[:limit]], token
+
+    def claim_import_job(self) -> tuple[dict | None, float | None]:
+        """For the import runner: start every job whose SUBMITTED time is over, and hand back
+        one running job (oldest first) with the time the next submitted job becomes due."""
+        now = self.clock()
+        db = self._db()
+        due = db.execute(
+            "SELECT MIN(submitted_at + delay) FROM import_jobs WHERE status = 'SUBMITTED'"
+        ).fetchone()[0]
+        running = db.execute(
+            "SELECT 1 FROM import_jobs WHERE status = 'IN_PROGRESS' LIMIT 1"
+        ).fetchone()
+        if not running and (due is None or due > now):
+            return None, due
+        with self._write() as db:
+            db.execute(
+                "UPDATE import_jobs SET status = 'IN_PROGRESS', started_at = ? "
+                "WHERE status = 'SUBMITTED' AND submitted_at + delay <= ?",
+                (now, now),
+            )
+            job = db.execute(
+                "SELECT * FROM import_jobs WHERE status = 'IN_PROGRESS' "
+                "ORDER BY started_at, submitted_at, id LIMIT 1"
+            ).fetchone()
+            due = db.execute(
+                "SELECT MIN(submitted_at + delay) FROM import_jobs WHERE status = 'SUBMITTED'"
+            ).fetchone()[0]
+            return (dict(job) if job else None), due
+
+    def fail_import_job(self, datastore_id: str, job_id: str, message: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE import_jobs SET status = 'FAILED', ended_at = ?, message = ? "
+                "WHERE datastore_id = ? AND id = ? AND status = 'IN_PROGRESS'",
+                (self.clock(), _service_message(message), datastore_id, job_id),
+            )
+
+    def finish_import_job(
+        self,
+        datastore_id: str,
+        job_id: str,
+        imported: list[tuple[str, P10Instance]],
+        rejected: list[RejectedFile],
+        write_outputs: Callable[[ImportOutcome], None],
+    ) -> ImportOutcome | None:
+        """Store the imported instances as image sets and complete the job, in one transaction.
+
+        `write_outputs` writes the job's output files before the job shows COMPLETED, so a
+        client that sees COMPLETED finds them; if it fails, nothing of the job is kept.
+        """
+        now = self.clock()
+        with self._write() as db:
+            job = self._import_job(db, datastore_id, job_id)
+            if job["status"] != "IN_PROGRESS":
+                return None
+            files, conflicts, image_sets = self._place_instances(
+                db, datastore_id, imported, now
+            )
+            outcome = ImportOutcome(job, files, [*rejected, *conflicts], image_sets)
+            write_outputs(outcome)
+            db.execute(
+                "UPDATE import_jobs SET status = 'COMPLETED', ended_at = ?, message = NULL "
+                "WHERE datastore_id = ? AND id = ?",
+                (now, datastore_id, job_id),
+            )
+            return outcome
+
+    def _place_instances(
+        self,
+        db: sqlite3.Connection,
+        datastore_id: str,
+        imported: list[tuple[str, P10Instance]],
+        now: float,
+    ) -> tuple[list[ImportedFile], list[RejectedFile], list[ImportedSet]]:
+        """Put each instance in its image set (see `_Placement`) and store the sets written:
+        new ones at version 1 (CREATED), stored primary ones at their next version (IMPORTED)."""
+        placement = _Placement(self, db, datastore_id)
+        conflicts: list[RejectedFile] = []
+        assigned: list[tuple[str, _Target]] = []
+        for key, instance in imported:
+            target = placement.target(instance)
+            if target.locked:
+                conflicts.append(
+                    RejectedFile(
+                        key,
+                        "ConflictException",
+                        f"ImageSet {target.image_set_id} is in LOCKED state and can not take "
+                        "the instance",
+                        server_error=True,
+                    )
+                )
+                continue
+            target.add(instance)
+            assigned.append((key, target))
+        new_rows = []
+        image_sets = []
+        for target in placement.written():
+            if target.base is None:
+                target.version = 1
+                new_rows.append(
+                    (
+                        datastore_id,
+                        target.image_set_id,
+                        target.document,
+                        now,
+                        now,
+                        target.is_primary,
+                    )
+                )
+            else:
+                target.version = self._import_version(
+                    db, target.base, target.document, now
+                )
+            image_sets.append(
+                ImportedSet(
+                    target.image_set_id,
+                    target.version,
+                    target.is_primary,
+                    len(target.instances),
+                )
+            )
+        self._insert_image_sets(db, new_rows)
+        files = [
+            ImportedFile(key, target.image_set_id, target.version, target.is_primary)
+            for key, target in assigned
+        ]
+        return files, conflicts, image_sets
+
+    def _import_version(
+        self, db: sqlite3.Connection, base: sqlite3.Row, document: dict, now: float
+    ) -> int:
+        """New instances of an existing primary image set: its next version, IMPORTED."""
+        version = base["latest_version"] + 1
+        db.execute(
+            "INSERT INTO versions (datastore_id, image_set_id, version, workflow_status, "
+            "updated_at, metadata) VALUES (?, ?, ?, 'IMPORTED', ?, ?)",
+            (base["datastore_id"], base["id"], version, now, compress(document)),
+        )
+        db.execute(
+            "UPDATE image_sets SET workflow_status = 'IMPORTED', latest_version = :version, "
+            "summary_version = :version, updated_at = :now, dicom_tags = :dicom_tags, "
+            "patient_id = :patient_id, accession_number = :accession_number, "
+            "study_id = :study_id, study_uid = :study_uid, series_uid = :series_uid, "
+            "study_key = :study_key WHERE datastore_id = :datastore_id AND id = :id",
+            {
+                **search_keys(document),
+                "version": version,
+                "now": now,
+                "dicom_tags": orjson.dumps(dicom_tags(document)).decode(),
+                "datastore_id": base["datastore_id"],
+                "id": base["id"],
+            },
+        )
+        return version
 
     # -- tags ------------------------------------------------------------------------------
 

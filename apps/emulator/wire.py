@@ -40,6 +40,9 @@ DOCUMENTED_RATES: dict[str, tuple[float, int]] = {
     "GetDatastore": (10, 20),
     "ListDatastores": (5, 10),
     "DeleteDatastore": (0.085, 1),
+    "StartDICOMImportJob": (1, 2),
+    "GetDICOMImportJob": (25, 50),
+    "ListDICOMImportJobs": (10, 20),
     "SearchImageSets": (25, 50),
     "GetImageSet": (25, 50),
     "GetImageSetMetadata": (50, 100),
@@ -297,8 +300,9 @@ class EmulatorApp:
     def _control(
         self, method: str, path: str, query_string: str, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """Test knobs: the update delay, throttling, failures and lost responses injected into
-        the next update, and the call log. A bad value is a 400 with the reason, never a 500."""
+        """Test knobs: the update and import delays, throttling, failures and lost responses
+        injected into the next update, and the call log. A bad value is a 400 with the reason,
+        never a 500."""
         try:
             data = json.loads(body) if body.strip() else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -358,6 +362,7 @@ class EmulatorApp:
         operations = self.throttle_share.operations
         return {
             "updateDelaySeconds": self.store.update_delay,
+            "importDelaySeconds": self.store.import_delay,
             "throttling": self.throttle.enabled,
             "throttleShare": float(self.throttle_share.share),
             "throttleOperations": None if operations is None else sorted(operations),
@@ -368,6 +373,7 @@ class EmulatorApp:
         """Check every value first and change nothing unless all of them are good."""
         unknown = set(data) - {
             "updateDelaySeconds",
+            "importDelaySeconds",
             "throttling",
             "throttleShare",
             "throttleOperations",
@@ -379,6 +385,14 @@ class EmulatorApp:
         delay = self.store.update_delay
         if "updateDelaySeconds" in data:
             delay = _number(data["updateDelaySeconds"], "updateDelaySeconds")
+        import_delay = self.store.import_delay
+        if "importDelaySeconds" in data:
+            # null: import jobs follow the update delay again.
+            import_delay = (
+                None
+                if data["importDelaySeconds"] is None
+                else _number(data["importDelaySeconds"], "importDelaySeconds")
+            )
         throttling = self.throttle.enabled
         if "throttling" in data:
             if not isinstance(data["throttling"], bool):
@@ -395,6 +409,7 @@ class EmulatorApp:
         if "throttleOperations" in data:
             operations = _operation_names(data["throttleOperations"])
         self.store.update_delay = delay
+        self.store.import_delay = import_delay
         self.throttle.enabled = throttling
         if "throttleShare" in data or "throttleOperations" in data:
             self.throttle_share.configure(share, operations)

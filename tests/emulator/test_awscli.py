@@ -13,7 +13,10 @@ import os
 import subprocess
 import sys
 
+import pydicom.examples
 import pytest
+
+from apps.emulator import s3
 
 pytestmark = [pytest.mark.emulator, pytest.mark.awscli]
 
@@ -295,3 +298,70 @@ def test_aws_cli_without_disabling_host_prefix_injection_sends_runtime_calls_to_
         pytest.skip("resolving runtime-127.0.0.1 does not fail fast on this machine")
     assert result.returncode != 0
     assert "runtime-127.0.0.1" in result.stderr
+
+
+def test_aws_cli_starts_gets_and_lists_a_dicom_import_job(aws, emulator):
+    """The import job commands of the CLI, on pydicom's CT example staged in the local S3."""
+    datastore_id = emulator.store.create_datastore(
+        name="cli-imports", client_token="cli-imports", status="ACTIVE"
+    )["id"]
+    s3.upload_file(
+        emulator.store.s3_root,
+        pydicom.examples.get_path("ct"),
+        "s3://cli-input/dicom/ct.dcm",
+    )
+    s3.create_bucket(emulator.store.s3_root, "cli-output")
+
+    started = output_of(
+        aws(
+            "start-dicom-import-job",
+            "--job-name",
+            "cli-import",
+            "--datastore-id",
+            datastore_id,
+            "--data-access-role-arn",
+            "arn:aws:iam::123456789012:role/ImportJobDataAccessRole",
+            "--input-s3-uri",
+            "s3://cli-input/dicom/",
+            "--output-s3-uri",
+            "s3://cli-output/results/",
+        )
+    )
+    assert started["jobStatus"] == "SUBMITTED"
+    assert started["datastoreId"] == datastore_id
+    job_id = started["jobId"]
+
+    for _ in range(200):
+        job = output_of(
+            aws(
+                "get-dicom-import-job",
+                "--datastore-id",
+                datastore_id,
+                "--job-id",
+                job_id,
+            )
+        )["jobProperties"]
+        if job["jobStatus"] == "COMPLETED":
+            break
+    assert job["jobStatus"] == "COMPLETED"
+    assert job["jobName"] == "cli-import"
+    assert job["outputS3Uri"] == (
+        f"s3://cli-output/results/{datastore_id}-DicomImport-{job_id}/"
+    )
+
+    listed = output_of(
+        aws(
+            "list-dicom-import-jobs",
+            "--datastore-id",
+            datastore_id,
+            "--job-status",
+            "COMPLETED",
+        )
+    )["jobSummaries"]
+    assert [summary["jobId"] for summary in listed] == [job_id]
+    found = output_of(aws("search-image-sets", "--datastore-id", datastore_id))[
+        "imageSetsMetadataSummaries"
+    ]
+    assert [s["DICOMTags"]["DICOMPatientId"] for s in found] == [
+        pydicom.examples.ct.PatientID
+    ]

@@ -1264,6 +1264,7 @@ def test_copy_image_set_answers_200_or_a_documented_error_for_any_input(archive,
 # Raw writes name only things that do not exist, so the image sets to read stay as seeded;
 # the dedicated tests above cover writes to real image sets.
 WRITES = {
+    "StartDICOMImportJob",
     "DeleteDatastore",
     "DeleteImageSet",
     "CreateDatastore",

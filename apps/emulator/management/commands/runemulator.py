@@ -42,6 +42,19 @@ class Command(BaseCommand):
             help="seconds an image set stays LOCKED after a write (default 2, 0 allowed)",
         )
         parser.add_argument(
+            "--import-delay",
+            type=_delay,
+            default=None,
+            help="seconds a DICOM import job stays SUBMITTED, then at least IN_PROGRESS "
+            "(default: the update delay)",
+        )
+        parser.add_argument(
+            "--s3-root",
+            default=None,
+            help="folder standing in for S3: s3://BUCKET/KEY is S3_ROOT/BUCKET/KEY "
+            "(default: the folder s3 beside the state file)",
+        )
+        parser.add_argument(
             "--strict",
             action="store_true",
             help="apply the 2025 primary image set restrictions to updates",
@@ -62,12 +75,15 @@ class Command(BaseCommand):
                 update_delay=options["update_delay"],
                 strict=options["strict"],
                 throttling=options["throttle"],
+                s3_root=options["s3_root"],
+                import_delay=options["import_delay"],
             )
         except OSError as error:
             raise CommandError(f"Can not listen on {host}:{port}: {error}") from error
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: server.stop())
         self.stdout.write(
-            f"HealthImaging emulator listening on {server.url} (state: {options['state']})"
+            f"HealthImaging emulator listening on {server.url} (state: {options['state']}, "
+            f"S3 root: {server.store.s3_root})"
         )
         server.serve_forever()
