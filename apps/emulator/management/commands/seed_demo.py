@@ -33,7 +33,10 @@ class Command(BaseCommand):
             "--state", required=True, help="the emulator's SQLite state file"
         )
         parser.add_argument(
-            "--image-sets", type=_positive, default=500, help="image sets in `demo`"
+            "--image-sets",
+            type=_positive,
+            default=500,
+            help="image sets in all: nine in ten in `demo`, the rest in `teaching-files`",
         )
         parser.add_argument(
             "--random-seed", type=int, default=7, help="seed of the archive"
@@ -44,7 +47,8 @@ class Command(BaseCommand):
         count = options["image_sets"]
         seed = options["random_seed"]
         # The second, smaller data store makes the data store list worth a look.
-        sizes = ((DEMO_DATASTORE, count), (SECOND_DATASTORE, max(count // 10, 1)))
+        teaching = max(count // 10, 1)
+        sizes = ((DEMO_DATASTORE, max(count - teaching, 1)), (SECOND_DATASTORE, teaching))
         for offset, (name, size) in enumerate(sizes):
             existing = store.find_datastore(name)
             if existing:
