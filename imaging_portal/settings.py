@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.edits",
     "apps.history",
+    "apps.imports",
     "apps.api",
     "apps.emulator",
 ]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.edits.urls")),
     path("", include("apps.history.urls")),
     path("", include("apps.audit.urls")),
+    path("", include("apps.imports.urls")),
     path("api/", include("apps.api.urls")),
     path("", include("apps.accounts.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

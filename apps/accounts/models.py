@@ -22,6 +22,7 @@ class PortalPermission(models.Model):
             ("revert", "Revert image sets to an earlier version"),
             ("view_audit_log", "Read and export the audit log"),
             ("manage_users", "Manage users and their roles"),
+            ("start_import", "Start DICOM import jobs"),
         ]
 
     def __str__(self) -> str:

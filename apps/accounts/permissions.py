@@ -23,6 +23,7 @@ PERMISSION_NEEDS = {
     "accounts.revert": "revert image sets",
     "accounts.view_audit_log": "read the audit log",
     "accounts.manage_users": "manage users",
+    "accounts.start_import": "start DICOM imports",
 }
 
 

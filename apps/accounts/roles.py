@@ -12,6 +12,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "revert",
         "view_audit_log",
         "manage_users",
+        "start_import",
     ),
 }
 
@@ -21,3 +22,4 @@ FORCE_EDIT = "accounts.force_edit"
 REVERT = "accounts.revert"
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
+START_IMPORT = "accounts.start_import"

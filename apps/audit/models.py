@@ -46,6 +46,7 @@ class AuditEvent(models.Model):
         ROLES_CHANGED = "roles.changed", "Roles changed"
         TOKEN_CREATED = "token.created", "API token created"
         TOKEN_REVOKED = "token.revoked", "API token revoked"
+        IMPORT_STARTED = "import.started", "DICOM import started"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -24,6 +24,9 @@ from apps.healthimaging.types import (
     ImageSet,
     ImageSetSummary,
     ImageSetVersion,
+    ImportJob,
+    ImportJobPage,
+    ImportJobStarted,
     SearchPage,
     UpdateAccepted,
 )
@@ -247,6 +250,73 @@ class HealthImagingGateway:
             message=response.get("message"),
         )
 
+    @_translated
+    def start_dicom_import_job(
+        self,
+        datastore_id: str,
+        *,
+        job_name: str | None,
+        data_access_role_arn: str,
+        input_s3_uri: str,
+        output_s3_uri: str,
+        input_owner_account_id: str | None = None,
+        client_token: str,
+    ) -> ImportJobStarted:
+        """Submit an import of the DICOM P10 files under `input_s3_uri`.
+
+        The same `client_token` with the same parameters returns the job it already started,
+        so a form sent twice starts one job.
+        """
+        kwargs: dict[str, Any] = {
+            "datastoreId": datastore_id,
+            "dataAccessRoleArn": data_access_role_arn,
+            "inputS3Uri": input_s3_uri,
+            "outputS3Uri": output_s3_uri,
+            "clientToken": client_token,
+        }
+        if job_name:
+            kwargs["jobName"] = job_name
+        if input_owner_account_id:
+            kwargs["inputOwnerAccountId"] = input_owner_account_id
+        response = self.client.start_dicom_import_job(**kwargs)
+        return ImportJobStarted(
+            datastore_id=response["datastoreId"],
+            job_id=response["jobId"],
+            status=response["jobStatus"],
+            submitted_at=response.get("submittedAt"),
+        )
+
+    @_translated
+    def get_dicom_import_job(self, datastore_id: str, job_id: str) -> ImportJob:
+        response = self.client.get_dicom_import_job(
+            datastoreId=datastore_id, jobId=job_id
+        )
+        return _import_job(response["jobProperties"])
+
+    @_translated
+    def list_dicom_import_jobs(
+        self,
+        datastore_id: str,
+        *,
+        status: str | None = None,
+        max_results: int = 50,
+        next_token: str | None = None,
+    ) -> ImportJobPage:
+        """One page of a data store's import jobs: exactly one ListDICOMImportJobs call."""
+        kwargs: dict[str, Any] = {
+            "datastoreId": datastore_id,
+            "maxResults": max_results,
+        }
+        if status:
+            kwargs["jobStatus"] = status
+        if next_token:
+            kwargs["nextToken"] = next_token
+        response = self.client.list_dicom_import_jobs(**kwargs)
+        return ImportJobPage(
+            items=tuple(_import_job(item) for item in response["jobSummaries"]),
+            next_token=response.get("nextToken"),
+        )
+
 
 def _image_set_version(
     datastore_id: str, image_set_id: str, version: int | None
@@ -266,6 +336,22 @@ def _datastore(item: dict) -> Datastore:
         arn=item.get("datastoreArn"),
         created_at=item.get("createdAt"),
         updated_at=item.get("updatedAt"),
+    )
+
+
+def _import_job(item: dict) -> ImportJob:
+    """Job properties, or a list summary (no S3 URIs; the role is optional there)."""
+    return ImportJob(
+        job_id=item["jobId"],
+        job_name=item["jobName"],
+        status=item["jobStatus"],
+        datastore_id=item["datastoreId"],
+        data_access_role_arn=item.get("dataAccessRoleArn"),
+        input_s3_uri=item.get("inputS3Uri"),
+        output_s3_uri=item.get("outputS3Uri"),
+        submitted_at=item.get("submittedAt"),
+        ended_at=item.get("endedAt"),
+        message=item.get("message"),
     )
 
 

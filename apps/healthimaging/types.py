@@ -105,3 +105,43 @@ class UpdateAccepted:
     state: str
     workflow_status: str | None
     message: str | None
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """A DICOM import job (GetDICOMImportJob), or its summary (ListDICOMImportJobs), which
+    carries no S3 URIs and may lack the role: those are None there."""
+
+    job_id: str
+    job_name: str
+    status: str
+    datastore_id: str
+    data_access_role_arn: str | None
+    input_s3_uri: str | None
+    output_s3_uri: str | None
+    submitted_at: datetime.datetime | None
+    ended_at: datetime.datetime | None
+    message: str | None
+
+    @property
+    def is_active(self) -> bool:
+        """Still to finish: SUBMITTED or IN_PROGRESS (it ends COMPLETED or FAILED)."""
+        return self.status in ("SUBMITTED", "IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class ImportJobStarted:
+    """StartDICOMImportJob's answer: the job and its first status (SUBMITTED)."""
+
+    datastore_id: str
+    job_id: str
+    status: str
+    submitted_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class ImportJobPage:
+    """One page of import jobs and the token for the next page (None on the last)."""
+
+    items: tuple[ImportJob, ...]
+    next_token: str | None

@@ -1,5 +1,5 @@
-"""Every page, fragment and POST endpoint of the image set, edit, history, audit and
-account (API token) apps, for every role.
+"""Every page, fragment and POST endpoint of the image set, edit, history, import, audit
+and account (API token) apps, for every role.
 
 Anonymous: sent to sign in (htmx: HX-Redirect). A role without the permission: the friendly
 403 page (htmx: HX-Refresh). Either way not one HealthImaging call is made: the check comes
@@ -18,6 +18,7 @@ from apps.edits import urls as edit_urls
 from apps.edits.models import MetadataEdit
 from apps.history import urls as history_urls
 from apps.imagesets import urls as imageset_urls
+from apps.imports import urls as import_urls
 from tests.accounts.conftest import form_inputs
 from tests.support.emulator import clear_emulator_calls, emulator_calls
 
@@ -28,6 +29,7 @@ EDIT_ROLES = {"editor", "admin"}
 ADMIN_ROLES = {"admin"}
 UNKNOWN_EDIT = uuid.UUID("00000000-0000-4000-8000-000000000000")
 UNKNOWN_TOKEN = 999_999
+UNKNOWN_JOB = "0" * 32
 
 # (url name, method, htmx, what the url needs, roles allowed)
 ROUTES = [
@@ -51,6 +53,16 @@ ROUTES = [
     ("history:compare", "get", False, "image_set", BROWSE_ROLES),
     ("history:revert", "get", False, "version", ADMIN_ROLES),
     ("history:revert", "post", False, "version", ADMIN_ROLES),
+    ("imports:job-list", "get", False, "datastore", BROWSE_ROLES),
+    ("imports:job-list", "get", True, "datastore", BROWSE_ROLES),
+    ("imports:job-list-status", "get", False, "datastore", BROWSE_ROLES),
+    ("imports:job-list-status", "get", True, "datastore", BROWSE_ROLES),
+    ("imports:job-detail", "get", False, "job", BROWSE_ROLES),
+    ("imports:job-detail", "get", True, "job", BROWSE_ROLES),
+    ("imports:job-status", "get", False, "job", BROWSE_ROLES),
+    ("imports:job-status", "get", True, "job", BROWSE_ROLES),
+    ("imports:job-start", "get", False, "datastore", ADMIN_ROLES),
+    ("imports:job-start", "post", False, "datastore", ADMIN_ROLES),
     ("audit:audit-log", "get", False, "none", ADMIN_ROLES),
     ("audit:audit-export", "get", False, "none", ADMIN_ROLES),
     ("accounts:token-list", "get", False, "none", BROWSE_ROLES),
@@ -68,6 +80,7 @@ def test_the_matrix_covers_every_route_of_the_apps():
         route_names(imageset_urls, "imagesets")
         | route_names(edit_urls, "edits")
         | route_names(history_urls, "history")
+        | route_names(import_urls, "imports")
         | route_names(audit_urls, "audit")
         | route_names(account_urls, "accounts")
     )
@@ -82,6 +95,7 @@ def url_for(name, needs, image_set):
         "version": [datastore_id, image_set_id, 1],
         "edit": [UNKNOWN_EDIT],  # one nobody may see: the permission check comes first
         "token": [UNKNOWN_TOKEN],  # likewise
+        "job": [datastore_id, UNKNOWN_JOB],  # an import job HealthImaging does not know
     }[needs]
     return reverse(name, args=args)
 
@@ -132,6 +146,11 @@ def test_each_role_gets_what_its_permissions_allow(
             assert (
                 response.status_code == 404
             )  # nobody's edit or token, but not refused
+        elif needs == "job":
+            # No such job, but not refused: a 404 page, or (htmx swaps no 4xx) a fragment.
+            assert response.status_code == (200 if htmx else 404)
+            if htmx:
+                assert response["HX-Retarget"] == "#import-job"
         elif method == "get":
             assert response.status_code == 200
     if refused:

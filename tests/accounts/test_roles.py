@@ -46,6 +46,7 @@ def test_the_migration_makes_exactly_the_three_roles_with_their_permissions():
             "accounts.revert",
             "accounts.view_audit_log",
             "accounts.manage_users",
+            "accounts.start_import",
         },
     }
     assert set(role_permissions()) == set(ROLE_PERMISSIONS)
@@ -78,16 +79,23 @@ def test_set_role_makes_a_deleted_role_group_again_as_defined(make_user):
         (
             "viewer",
             {"browse"},
-            {"queue_edit", "force_edit", "revert", "view_audit_log"},
+            {"queue_edit", "force_edit", "revert", "view_audit_log", "start_import"},
         ),
         (
             "editor",
             {"browse", "queue_edit"},
-            {"force_edit", "revert", "view_audit_log"},
+            {"force_edit", "revert", "view_audit_log", "start_import"},
         ),
         (
             "admin",
-            {"browse", "queue_edit", "force_edit", "revert", "view_audit_log"},
+            {
+                "browse",
+                "queue_edit",
+                "force_edit",
+                "revert",
+                "view_audit_log",
+                "start_import",
+            },
             set(),
         ),
     ],
@@ -119,3 +127,24 @@ def test_set_role_refuses_an_unknown_role(make_user):
 
     with pytest.raises(ValueError, match="Unknown role"):
         set_role(make_user(None), "superhero")
+
+
+def test_the_start_import_migration_gives_it_to_the_existing_admin_group_only():
+    """0004_start_import, on a database whose roles were made before it existed."""
+    run_roles_migration()
+    start_import = Permission.objects.get(codename="start_import")
+    Group.objects.get(name="admin").permissions.remove(start_import)
+    migration = importlib.import_module("apps.accounts.migrations.0004_start_import")
+    state = MigrationExecutor(connection).loader.project_state(
+        ("accounts", "0004_start_import")
+    )
+
+    migration.grant(state.apps, None)
+
+    permissions = role_permissions()
+    assert "accounts.start_import" in permissions["admin"]
+    assert "accounts.start_import" not in permissions["viewer"] | permissions["editor"]
+
+    migration.revoke(state.apps, None)
+
+    assert "accounts.start_import" not in role_permissions()["admin"]
