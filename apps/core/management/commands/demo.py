@@ -1,9 +1,11 @@
 """`manage.py demo`: bring the whole demo up with one command.
 
-Migrates, collects static files, makes sure the demo accounts exist (one per role), seeds the emulator,
-then supervises the emulator, Redis, a Celery worker and the web server with honcho until
-Ctrl-C or SIGTERM, which stop every process started here. The emulator is a subprocess,
-never imported. Everything the demo writes is under the var directory.
+Migrates, collects static files, makes sure the demo accounts exist (one per role), seeds the
+emulator and puts pydicom's example DICOM files in its S3 folder, then supervises the emulator,
+Redis, a Celery worker and the web server with honcho until Ctrl-C or SIGTERM, which stop every
+process started here; once the emulator is up the files are imported (once: later runs find the
+same job). The emulator is a subprocess, never imported. Everything the demo writes is under
+the var directory.
 """
 
 import os
@@ -12,6 +14,8 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from honcho.manager import SIGNALS, Manager
 from honcho.printer import Printer
+from pydicom.data import get_testdata_files
 
 from apps.accounts.roles import ADMIN, EDITOR, VIEWER
 from apps.core.redis_server import redis_server_argv
@@ -32,6 +37,15 @@ from apps.core.redis_server import redis_server_argv
 DEMO_ACCOUNTS = ((VIEWER, VIEWER), (EDITOR, EDITOR), (ADMIN, ADMIN))
 SEED_IMAGE_SETS = 500
 SEED_RANDOM_SEED = 7
+# Real DICOM files from real equipment (the examples that ship with pydicom), imported into the
+# smaller data store beside its synthetic archive. The fixed client token makes every later
+# run find the same job instead of importing them again.
+EXAMPLES_DATASTORE = "teaching-files"
+EXAMPLES_INPUT = "s3://demo-dicom/pydicom-examples/"
+EXAMPLES_OUTPUT_BUCKET = "demo-dicom-results"
+EXAMPLES_OUTPUT = f"s3://{EXAMPLES_OUTPUT_BUCKET}/pydicom-examples/"
+EXAMPLES_IMPORT_ROLE = "arn:aws:iam::123456789012:role/ImagingPortalDemoImport"
+EXAMPLES_CLIENT_TOKEN = "demo-pydicom-examples"
 STOPPED_BY_SIGNAL = {spec["rc"] for spec in SIGNALS.values()}
 # botocore signs every request, so it needs some credentials; the emulator checks none.
 # Fixed ones keep real credentials from the environment away from the emulator.
@@ -71,11 +85,9 @@ def demo_children(
     worker with the reconciler's beat inside, and the web server."""
     env = {**base_env, "PYTHONUNBUFFERED": "1"}
     emulator_addr = f"127.0.0.1:{emulator_port}"
-    portal_env = {
-        **{k: v for k, v in env.items() if k not in AWS_CREDENTIAL_VARIABLES},
-        **EMULATOR_CREDENTIALS,
-        "HEALTHIMAGING_ENDPOINT_URL": f"http://{emulator_addr}",
-    }
+    portal_env = portal_environment(
+        base_env=env, emulator_port=emulator_port, redis_port=redis_port
+    )
     children = [
         Child(
             name="emulator",
@@ -99,8 +111,6 @@ def demo_children(
                 env=env,
             )
         )
-        portal_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-        portal_env.pop("CELERY_BROKER_URL", None)
     children += [
         Child(
             name="worker",
@@ -130,6 +140,41 @@ def demo_children(
         ),
     ]
     return children
+
+
+def portal_environment(
+    *, base_env: Mapping[str, str], emulator_port: int, redis_port: int | None
+) -> dict[str, str]:
+    """The environment of the demo's portal processes: the emulator as HealthImaging, with
+    fixed credentials, and the demo's own Redis when it runs one."""
+    env = {
+        **{k: v for k, v in base_env.items() if k not in AWS_CREDENTIAL_VARIABLES},
+        **EMULATOR_CREDENTIALS,
+        "HEALTHIMAGING_ENDPOINT_URL": f"http://127.0.0.1:{emulator_port}",
+    }
+    if redis_port is not None:
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        env.pop("CELERY_BROKER_URL", None)
+    return env
+
+
+def import_once_up(
+    argv: Sequence[str], *, env: Mapping[str, str], port: int, timeout: float = 60
+) -> threading.Thread:
+    """Run `argv` once something listens on `port` (the emulator), beside the supervisor:
+    honcho stops everything when one of its children ends, so a one-off job can not be one."""
+
+    def run() -> None:
+        deadline = time.monotonic() + timeout
+        while port_is_free(port):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
+        subprocess.run(argv, env=dict(env), check=False)
+
+    thread = threading.Thread(target=run, name="demo-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def supervise(children: Sequence[Child], *, output: TextIO | None = None) -> int:
@@ -194,6 +239,11 @@ class Command(BaseCommand):
         seed += ["--random-seed", str(SEED_RANDOM_SEED)]
         if subprocess.run(seed, check=False).returncode != 0:
             raise CommandError("seed_demo failed; see its output above.")
+        upload = [sys.executable, str(manage), "s3_upload", "--state", str(state)]
+        upload += ["--create-bucket", EXAMPLES_OUTPUT_BUCKET]
+        upload += [*get_testdata_files(), EXAMPLES_INPUT]
+        if subprocess.run(upload, check=False).returncode != 0:
+            raise CommandError("s3_upload failed; see its output above.")
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -210,6 +260,33 @@ class Command(BaseCommand):
             base_env=os.environ,
             redis_port=redis_port,
             var_dir=Path(settings.VAR_DIR),
+        )
+        import_once_up(
+            [
+                sys.executable,
+                str(manage),
+                "import_dicom",
+                "--datastore",
+                EXAMPLES_DATASTORE,
+                "--input",
+                EXAMPLES_INPUT,
+                "--output",
+                EXAMPLES_OUTPUT,
+                "--role-arn",
+                EXAMPLES_IMPORT_ROLE,
+                "--as",
+                ADMIN,
+                "--job-name",
+                "pydicom-examples",
+                "--client-token",
+                EXAMPLES_CLIENT_TOKEN,
+                "--wait",
+                "120",
+            ],
+            env=portal_environment(
+                base_env=os.environ, emulator_port=emulator_port, redis_port=redis_port
+            ),
+            port=emulator_port,
         )
         returncode = supervise(children)
         if returncode in STOPPED_BY_SIGNAL:
