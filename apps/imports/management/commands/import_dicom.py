@@ -44,7 +44,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-token",
             default="",
-            help="the same token starts the same job once, however often it is sent",
+            help="the same token starts the same job once, however often it is sent "
+            "(it also names the job when --job-name is not given)",
         )
         parser.add_argument(
             "--wait", type=float, default=0, help="seconds to wait for the job to end"
@@ -54,9 +55,11 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None or not user.has_perm(START_IMPORT):
             raise CommandError(f"{options['username']!r} may not start DICOM imports.")
+        # A job sent again with its token must be sent as it was: the same name too.
+        job_name = options["job_name"] or options["client_token"]
         form = StartImportForm(
             {
-                "job_name": options["job_name"],
+                "job_name": job_name,
                 "input_s3_uri": options["input"],
                 "output_s3_uri": options["output"],
                 "data_access_role_arn": options["role_arn"],
