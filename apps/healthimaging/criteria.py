@@ -20,6 +20,9 @@ _LATEST = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
 _EARLIEST_STUDY_DATE = datetime.date(1900, 1, 1)
 _LATEST_STUDY_DATE = datetime.date(9999, 12, 31)
 _END_OF_DAY = datetime.time(23, 59, 59, 999999)
+# The years a searched date may fall in: HealthImaging wants a four-digit study date year, and
+# its timestamps end in the year 5138. Every date of an image set in use is far inside.
+SEARCH_YEARS = (1000, 4999)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ def build_search_criteria(query: SearchQuery, *, timezone: datetime.tzinfo) -> d
         invalid.add(
             "date_from", f"Enter a From or To date to search by {chosen.label}."
         )
+    first, last = SEARCH_YEARS
+    for name in ("date_from", "date_to"):
+        date = getattr(query, name)
+        if date is not None and not first <= date.year <= last:
+            invalid.add(name, f"Enter a date from {first}-01-01 to {last}-12-31.")
     if _start(query) > _end(query):
         invalid.add("date_from", "From must be on or before To.")
     if has_range:

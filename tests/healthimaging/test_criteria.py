@@ -197,3 +197,28 @@ def test_every_criteria_the_builder_accepts_is_accepted_by_the_service(
         return
     datastore_id, _ = browse_archive
     get_gateway().search_image_sets(datastore_id, criteria=criteria, max_results=5)
+
+
+@pytest.mark.parametrize("property_key", ["created_at", "study_date_time"])
+@pytest.mark.parametrize("year", [1, 999, 5000, 9999])
+def test_a_date_outside_the_years_the_service_takes_is_refused_beside_its_field(
+    property_key, year
+):
+    date = datetime.date(year, 1, 1)
+    assert errors_of(property=property_key, date_from=date)["date_from"] == [
+        "Enter a date from 1000-01-01 to 4999-12-31."
+    ]
+    assert "date_to" in errors_of(property=property_key, date_to=date)
+
+
+@pytest.mark.parametrize("property_key", ["created_at", "study_date_time"])
+def test_the_first_and_last_years_searched_are_accepted_by_the_service(
+    healthimaging, browse_archive, property_key
+):
+    datastore_id, _ = browse_archive
+    criteria = build(
+        property=property_key,
+        date_from=datetime.date(1000, 1, 1),
+        date_to=datetime.date(4999, 12, 31),
+    )
+    get_gateway().search_image_sets(datastore_id, criteria=criteria, max_results=5)
