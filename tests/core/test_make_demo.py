@@ -60,7 +60,9 @@ class Browser:
 def datastore_links(page: str) -> dict[str, str]:
     return {
         html.unescape(name).strip(): href
-        for href, name in re.findall(r'<a href="(/datastores/[0-9a-z]{32}/)"[^>]*>([^<]+)</a>', page)
+        for href, name in re.findall(
+            r'<a href="(/datastores/[0-9a-z]{32}/)"[^>]*>([^<]+)</a>', page
+        )
     }
 
 

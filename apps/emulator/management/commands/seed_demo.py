@@ -48,7 +48,10 @@ class Command(BaseCommand):
         seed = options["random_seed"]
         # The second, smaller data store makes the data store list worth a look.
         teaching = max(count // 10, 1)
-        sizes = ((DEMO_DATASTORE, max(count - teaching, 1)), (SECOND_DATASTORE, teaching))
+        sizes = (
+            (DEMO_DATASTORE, max(count - teaching, 1)),
+            (SECOND_DATASTORE, teaching),
+        )
         for offset, (name, size) in enumerate(sizes):
             existing = store.find_datastore(name)
             if existing:
