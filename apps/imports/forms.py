@@ -110,7 +110,7 @@ class StartImportForm(forms.Form):
         required=False,
         help_text=(
             "Letters, digits and . _ / # - only, at most 64 characters. "
-            "Left empty, the job is named import-YYYYMMDD-HHMMSS after the time you start it."
+            "Left empty, the job is named import- and this form's own reference."
         ),
         widget=_text(),
     )
@@ -176,7 +176,7 @@ class StartImportForm(forms.Form):
     def clean_job_name(self) -> str:
         value = self.cleaned_data["job_name"]
         if not value:
-            return default_job_name()
+            return ""  # named after the client token in `clean`
         return _checked(
             value,
             JOB_NAME,
@@ -232,6 +232,14 @@ class StartImportForm(forms.Form):
         if not (CLIENT_TOKEN.fits(value) and CLIENT_TOKEN.matches(value)):
             raise ValidationError(TOKEN_LOST)
         return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        token = cleaned.get("client_token")
+        if not cleaned.get("job_name") and token:
+            # Named after the token, not the time: sent again, it is the same job.
+            cleaned["job_name"] = f"import-{token}"[: JOB_NAME.max_length]
+        return cleaned
 
     def job_parameters(self) -> dict[str, Any]:
         """The cleaned values, named as `services.import_job_start` takes them."""

@@ -107,14 +107,18 @@ def test_a_form_first_shown_carries_a_fresh_token_and_a_suggested_name():
     assert f'value="{token}"' in str(first["client_token"])
 
 
-def test_an_empty_job_name_becomes_one_named_after_the_time():
+def test_an_empty_job_name_becomes_one_named_after_the_client_token():
     form = bound(job_name="")
 
     assert form.is_valid(), form.errors
     name = form.cleaned_data["job_name"]
-    assert re.fullmatch(r"import-\d{8}-\d{6}", name)
+    assert name == f"import-{form.cleaned_data['client_token']}"
     assert forms.JOB_NAME.matches(name)
     assert forms.JOB_NAME.fits(name)
+    # Sent again (a double click), it is the very same request.
+    again = bound(job_name="")
+    assert again.is_valid()
+    assert again.job_parameters() == form.job_parameters()
 
 
 @pytest.mark.parametrize(

@@ -55,11 +55,9 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None or not user.has_perm(START_IMPORT):
             raise CommandError(f"{options['username']!r} may not start DICOM imports.")
-        # A job sent again with its token must be sent as it was: the same name too.
-        job_name = options["job_name"] or options["client_token"]
         form = StartImportForm(
             {
-                "job_name": job_name,
+                "job_name": options["job_name"],
                 "input_s3_uri": options["input"],
                 "output_s3_uri": options["output"],
                 "data_access_role_arn": options["role_arn"],
