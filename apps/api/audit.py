@@ -6,13 +6,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import VIEW_AUDIT_LOG
 from apps.api.errors import form_invalid
+from apps.api.pagination import PageNumberPagination
 from apps.api.permissions import portal_permission
 from apps.api.schema import errors, form_parameters
 from apps.audit import exports, selectors
@@ -53,9 +53,15 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):
 
 
 class AuditPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 500
+
+
+# The filter form lowercases IDs before checking them, so either case is accepted.
+_ID_ANY_CASE = {"type": "string", "pattern": "^[0-9A-Za-z]{32}$"}
+FILTER_PARAMETERS = form_parameters(
+    AuditFilterForm,
+    schemas={"datastore_id": _ID_ANY_CASE, "image_set_id": _ID_ANY_CASE},
+)
 
 
 def _filtered_events(request: Request) -> QuerySet[AuditEvent]:
@@ -79,7 +85,7 @@ class AuditEventListApi(ListAPIView):
         description="Filtered as on the audit log page: by user (who acted, who was "
         "acted on, or the name a sign-in used), action, data store, image set and a time "
         "range (UTC; a date alone as `end` means the end of that day).",
-        parameters=form_parameters(AuditFilterForm),
+        parameters=FILTER_PARAMETERS,
         responses={200: AuditEventOutputSerializer(many=True), **errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
@@ -92,7 +98,7 @@ class AuditEventExportApi(APIView):
     @extend_schema(
         operation_id="audit_events_export",
         summary="Audit events as CSV, with the same filters",
-        parameters=form_parameters(AuditFilterForm),
+        parameters=FILTER_PARAMETERS,
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="One row per event, newest first."

@@ -8,11 +8,10 @@ API accepts exactly what the page accepts, with the same messages; the services 
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -20,8 +19,15 @@ from rest_framework.views import APIView
 
 from apps.accounts.roles import FORCE_EDIT, QUEUE_EDIT, REVERT
 from apps.api.errors import ApiError, form_errors
+from apps.api.pagination import PageNumberPagination
 from apps.api.permissions import portal_permission
-from apps.api.schema import HEALTHIMAGING_ERRORS, errors
+from apps.api.schema import (
+    HEALTHIMAGING_ERRORS,
+    HEALTHIMAGING_ID,
+    BoundedListSerializer,
+    TextField,
+    errors,
+)
 from apps.edits import selectors, services
 from apps.edits.changes import LEVELS, dicom_updates
 from apps.edits.forms import (
@@ -39,12 +45,12 @@ MAX_VERSION = 2**31 - 1
 
 class ChangeSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=LEVELS)
-    attribute = serializers.CharField(
+    attribute = TextField(
         max_length=64,
         help_text="A DICOM keyword such as StudyDescription, or a tag such as "
         "(0009,1001) or 00091001.",
     )
-    value = serializers.CharField(
+    value = TextField(
         required=False,
         allow_blank=True,
         allow_null=True,
@@ -55,13 +61,13 @@ class ChangeSerializer(serializers.Serializer):
     remove = serializers.BooleanField(
         default=False, help_text="Remove the attribute instead."
     )
-    series_uid = serializers.CharField(
+    series_uid = TextField(
         required=False,
         allow_blank=True,
         max_length=64,
         help_text="For Series and Instance level: the series.",
     )
-    instance_uid = serializers.CharField(
+    instance_uid = TextField(
         required=False,
         allow_blank=True,
         max_length=64,
@@ -76,8 +82,10 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class EditInputSerializer(serializers.Serializer):
-    changes = ChangeSerializer(many=True, min_length=1, max_length=MAX_ROWS)
-    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
+    changes = BoundedListSerializer(
+        child=ChangeSerializer(), min_length=1, max_length=MAX_ROWS
+    )
+    reason = TextField(max_length=REASON_MAX_LENGTH)
     force = serializers.BooleanField(
         default=False,
         help_text="Override HealthImaging's DICOM checks (admins only). Needed for "
@@ -94,7 +102,7 @@ class EditInputSerializer(serializers.Serializer):
 
 class RevertInputSerializer(serializers.Serializer):
     revert_to_version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
     base_version = serializers.IntegerField(
         min_value=1,
         max_value=MAX_VERSION,
@@ -328,39 +336,41 @@ class ImageSetRevertCreateApi(APIView):
         return _accepted(request, edit)
 
 
-class EditPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+class EditFilterSerializer(serializers.Serializer):
+    """The list's filters; an empty value is no filter."""
+
+    status = serializers.ChoiceField(
+        choices=MetadataEdit.Status.choices, required=False, allow_blank=True
+    )
+    datastore_id = serializers.RegexField(
+        HEALTHIMAGING_ID, required=False, allow_blank=True, trim_whitespace=False
+    )
+    image_set_id = serializers.RegexField(
+        HEALTHIMAGING_ID, required=False, allow_blank=True, trim_whitespace=False
+    )
 
 
 class EditListApi(ListAPIView):
     permission_classes = [portal_permission(QUEUE_EDIT)]
     serializer_class = EditOutputSerializer
-    pagination_class = EditPagination
-    filters = ("status", "datastore_id", "image_set_id")
+    pagination_class = PageNumberPagination
 
     def get_queryset(self) -> QuerySet[MetadataEdit]:
+        filters = EditFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         edits = selectors.edits_visible_to(user=self.request.user).order_by(
             "-created_at", "-id"
         )
-        for name in self.filters:
-            if value := self.request.query_params.get(name):
-                edits = edits.filter(**{name: value})
-        return edits
+        return edits.filter(
+            **{name: value for name, value in filters.validated_data.items() if value}
+        )
 
     @extend_schema(
         operation_id="edits_list",
         summary="Edits and reverts, newest first",
         description="Your own; everyone's for those who may read the audit log (admins).",
-        parameters=[
-            OpenApiParameter(
-                "status", enum=[value for value, _ in MetadataEdit.Status.choices]
-            ),
-            OpenApiParameter("datastore_id", str),
-            OpenApiParameter("image_set_id", str),
-        ],
-        responses={200: EditOutputSerializer(many=True), **errors(404)},
+        parameters=[EditFilterSerializer],
+        responses={200: EditOutputSerializer(many=True), **errors(400, 404)},
     )
     def get(self, request: Request) -> Response:
         return super().get(request)

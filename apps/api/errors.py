@@ -16,6 +16,7 @@ from rest_framework.views import set_rollback
 
 from apps.edits import services as edit_services
 from apps.healthimaging import errors as healthimaging
+from apps.imports import services as import_services
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,15 @@ def _translated(exc: Exception) -> Exception:
         return ApiError(
             status_code=status.HTTP_400_BAD_REQUEST,
             code="edit_refused",
+            message=str(exc),
+        )
+    if isinstance(exc, import_services.ImportRefused):
+        conflict = isinstance(exc.__cause__, healthimaging.Conflict)
+        return ApiError(
+            status_code=status.HTTP_409_CONFLICT
+            if conflict
+            else status.HTTP_400_BAD_REQUEST,
+            code="conflict" if conflict else "import_refused",
             message=str(exc),
         )
     if isinstance(exc, healthimaging.HealthImagingError):

@@ -140,6 +140,14 @@ class DiffOutputSerializer(serializers.Serializer):
         return LevelDiffOutputSerializer(levels, many=True, context=self.context).data
 
 
+class DiffOptionsSerializer(serializers.Serializer):
+    all = serializers.BooleanField(required=False, default=False)
+
+
+# A version number, as the compare form takes it (HealthImaging's are 32-bit).
+VERSION = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
 class DiffApi(APIView):
     permission_classes = [portal_permission(BROWSE)]
 
@@ -150,10 +158,8 @@ class DiffApi(APIView):
         "and the one before it. Series and instances added or removed are levels of "
         "their own. With `all`, unchanged attributes and levels are listed too.",
         parameters=[
-            OpenApiParameter(
-                "from", OpenApiTypes.INT, description="The older version."
-            ),
-            OpenApiParameter("to", OpenApiTypes.INT, description="The newer version."),
+            OpenApiParameter("from", VERSION, description="The older version."),
+            OpenApiParameter("to", VERSION, description="The newer version."),
             OpenApiParameter(
                 "all", OpenApiTypes.BOOL, description="List unchanged attributes too."
             ),
@@ -164,6 +170,9 @@ class DiffApi(APIView):
         form = CompareForm(request.query_params)
         if not form.is_valid():
             raise form_invalid(form)
+        # The page's checkbox reads any value as "on"; the API takes only a boolean.
+        options = DiffOptionsSerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
         history = selectors.history_get(
             datastore_id=datastore_id, image_set_id=image_set_id
         )
@@ -193,6 +202,6 @@ class DiffApi(APIView):
         )
         return Response(
             DiffOutputSerializer(
-                comparison, context={"all": form.cleaned_data["all"]}
+                comparison, context={"all": options.validated_data["all"]}
             ).data
         )

@@ -11,7 +11,12 @@ from rest_framework.views import APIView
 from apps.accounts.roles import BROWSE
 from apps.api.errors import form_invalid
 from apps.api.permissions import portal_permission
-from apps.api.schema import HEALTHIMAGING_ERRORS, errors, form_parameters
+from apps.api.schema import (
+    HEALTHIMAGING_ERRORS,
+    accepting_empty,
+    errors,
+    form_parameters,
+)
 from apps.audit.services import audit_metadata_view
 from apps.imagesets import selectors
 from apps.imagesets.forms import ImageSetSearchForm
@@ -20,6 +25,12 @@ EXPIRED_TOKEN = (
     "This next_token has expired or belongs to another search. "
     "Search again without it, with the same criteria."
 )
+# The search form refuses dates outside criteria.SEARCH_YEARS (1000 to 4999); so does the schema.
+_SEARCH_DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^[1-4][0-9]{3}-[0-9]{2}-[0-9]{2}$",
+}
 
 
 class DatastoreOutputSerializer(serializers.Serializer):
@@ -109,7 +120,10 @@ class ImageSetListApi(APIView):
         "date range for the date properties), a sort and a page size, validated exactly "
         "as the page validates them. Dates and times are UTC.",
         parameters=[
-            *form_parameters(ImageSetSearchForm),
+            *form_parameters(
+                ImageSetSearchForm,
+                schemas={"date_from": _SEARCH_DATE, "date_to": _SEARCH_DATE},
+            ),
             OpenApiParameter(
                 "next_token",
                 OpenApiTypes.STR,
@@ -172,12 +186,14 @@ class ImageSetDetailApi(APIView):
         return Response(ImageSetOutputSerializer(image_set).data)
 
 
+MAX_VERSION = 2**31 - 1
+
+
 class MetadataInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1,
-        max_value=2**31 - 1,
+        max_value=MAX_VERSION,
         required=False,
-        help_text="A version number; the latest when left out.",
     )
 
 
@@ -189,7 +205,16 @@ class ImageSetMetadataApi(APIView):
         summary="An image set's DICOM metadata document",
         description="The metadata document as HealthImaging holds it (Patient, Study, "
         "Series, Instances). Every read is recorded in the audit trail.",
-        parameters=[MetadataInputSerializer],
+        parameters=[
+            OpenApiParameter(
+                "version",
+                accepting_empty(
+                    {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+                ),
+                OpenApiParameter.QUERY,
+                description="A version number; the latest when left out (or empty).",
+            )
+        ],
         responses={200: OpenApiTypes.OBJECT, **errors(400, *HEALTHIMAGING_ERRORS)},
     )
     def get(self, request: Request, datastore_id: str, image_set_id: str) -> Response:

@@ -3,9 +3,10 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-# The image set routes register the `hid` converter these routes share.
+# The image set and import routes register the `hid` and `jobid` converters used here.
 import apps.imagesets.urls  # noqa: F401
-from apps.api import audit, edits, history, imagesets
+import apps.imports.urls  # noqa: F401
+from apps.api import audit, edits, history, imagesets, imports
 from apps.core.viewtools import signed_in
 
 app_name = "api"
@@ -41,6 +42,16 @@ urlpatterns = [
         f"{_IMAGE_SET}reverts/",
         edits.ImageSetRevertCreateApi.as_view(),
         name="revert-create",
+    ),
+    path(
+        "v1/datastores/<hid:datastore_id>/import-jobs/",
+        imports.ImportJobListApi.as_view(),
+        name="import-job-list",
+    ),
+    path(
+        "v1/datastores/<hid:datastore_id>/import-jobs/<jobid:job_id>/",
+        imports.ImportJobDetailApi.as_view(),
+        name="import-job-detail",
     ),
     path("v1/edits/", edits.EditListApi.as_view(), name="edit-list"),
     path("v1/edits/<uuid:edit_id>/", edits.EditDetailApi.as_view(), name="edit-detail"),

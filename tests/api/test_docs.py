@@ -33,7 +33,7 @@ def test_the_schema_is_valid_openapi_3(schema):
 
 def test_every_operation_documents_success_and_its_errors_with_the_error_body(schema):
     found = list(operations(schema))
-    assert len(found) == 15
+    assert len(found) == 18
     for path, method, operation in found:
         statuses = set(operation["responses"])
         assert statuses & {"200", "202"}, (path, method)

@@ -36,6 +36,9 @@ ROUTES = [
     ("api:edit-detail", "get", "edit", EDIT),
     ("api:edit-reapply", "post", "edit", EDIT),
     ("api:edit-check-again", "post", "edit", EDIT),
+    ("api:import-job-list", "get", "datastore", BROWSE),
+    ("api:import-job-list", "post", "datastore", ADMIN),
+    ("api:import-job-detail", "get", "job", BROWSE),
     ("api:audit-event-list", "get", "none", ADMIN),
     ("api:audit-event-export", "get", "none", ADMIN),
 ]
@@ -55,6 +58,7 @@ def url_for(name, needs, image_set):
         "datastore": [datastore_id],
         "image_set": [datastore_id, image_set_id],
         "edit": [UNKNOWN_EDIT],
+        "job": [datastore_id, "0" * 32],
     }[needs]
     return reverse(name, args=args)
 
