@@ -93,7 +93,7 @@ class BoundedListSerializerExtension(OpenApiSerializerFieldExtension):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="Stable machine-readable code: invalid, parse_error, edit_refused, "
-        "quota_exceeded, not_authenticated, authentication_failed, permission_denied, "
+        "import_refused, quota_exceeded, not_authenticated, authentication_failed, permission_denied, "
         "not_found, method_not_allowed, not_acceptable, unsupported_media_type, conflict, "
         "edit_in_progress, rate_limited, healthimaging_throttled, healthimaging_error, "
         "healthimaging_unavailable, server_error."
@@ -112,11 +112,12 @@ class ErrorSerializer(serializers.Serializer):
 
 _ERROR_MEANINGS = {
     400: "The request is not valid (`invalid`, `parse_error`, `edit_refused`, "
-    "`quota_exceeded`).",
+    "`import_refused`, `quota_exceeded`).",
     401: "No credentials, or a token that is unknown, revoked or expired.",
     403: "Your role does not allow this.",
-    404: "No such data store, image set, version, edit or page.",
-    409: "The image set or edit is not in a state that allows this.",
+    404: "No such data store, image set, version, edit, import job or page.",
+    409: "The image set, edit or data store is not in a state that allows this, or a "
+    "client token was used for another request.",
     429: "Too many requests: yours (`rate_limited`) or HealthImaging's "
     "(`healthimaging_throttled`). Wait for Retry-After seconds.",
     502: "HealthImaging refused the request (`healthimaging_error`).",
