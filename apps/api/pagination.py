@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.api.schema import accepting_empty
+from apps.core.numbers import MAX_DIGITS, positive_int
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -27,7 +28,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_page_number(self, request: Request, paginator: object) -> int:
         raw = request.query_params.get(self.page_query_param, "")
-        if raw.isascii() and raw.isdigit() and len(raw) > 9:
+        if raw.isascii() and raw.isdigit() and len(raw) > MAX_DIGITS:
             # Ten digits or more: past any last page (and past what int() reads).
             raise NotFound(self.invalid_page_message)
         return self._whole_number(request, self.page_query_param) or 1
@@ -39,8 +40,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(name, "")
         if raw == "":
             return None
-        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
-        if number < 1 or (maximum is not None and number > maximum):
+        number = positive_int(raw, **({"maximum": maximum} if maximum else {}))
+        if number is None:
             upto = f" to {maximum}" if maximum is not None else " or more"
             raise serializers.ValidationError(
                 {name: [f"Enter a whole number from 1{upto}."]}

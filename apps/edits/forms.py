@@ -18,6 +18,7 @@ from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from pydicom.datadict import keyword_for_tag
 
+from apps.core.numbers import positive_int
 from apps.edits import services
 from apps.edits.changes import LEVELS, AttributeChange, level_element
 from apps.edits.rules import (
@@ -493,17 +494,17 @@ class MetadataEditForm(DraftableForm):
     @staticmethod
     def posted_version(data: QueryDict) -> int | None:
         """The version the form was loaded with, if it is a version number at all."""
-        text = data.get("base_version", "")
-        return int(text) if text.isdigit() and int(text) > 0 else None
+        return positive_int(data.get("base_version", ""))
 
 
 def _with_another_row(data: QueryDict) -> QueryDict:
     total = "rows-TOTAL_FORMS"
-    count = data.get(total, "")
-    if not count.isdigit():
+    text = data.get(total, "")
+    count = 0 if text == "0" else positive_int(text)
+    if count is None:
         return data  # the formset reports the broken management form
     data = data.copy()
-    data[total] = str(min(int(count) + 1, MAX_ROWS))
+    data[total] = str(min(count + 1, MAX_ROWS))
     return data
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
+from apps.core.numbers import positive_int
 from apps.healthimaging import criteria
 
 PAGE_SIZES = (10, 25, 50)
@@ -101,8 +102,7 @@ class ImageSetSearchForm(forms.Form):
     # (No @property here: the `property` field above shadows the builtin in this class.)
     def page(self) -> int:
         """The page number asked for; anything that is not a sensible page is page 1."""
-        raw = self.data.get("page", "")
-        return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
+        return positive_int(self.data.get("page", ""), maximum=MAX_PAGE) or 1
 
     def cursor(self) -> str | None:
         """The nextToken that leads to the page asked for (page 1 needs none)."""

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.core.numbers import positive_int
 from apps.imports.selectors import STATUS_LABELS
 
 MAX_PAGE = 100_000
@@ -264,8 +265,7 @@ class ImportJobFilterForm(forms.Form):
     )
 
     def page(self) -> int:
-        raw = self.data.get("page", "")
-        return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
+        return positive_int(self.data.get("page", ""), maximum=MAX_PAGE) or 1
 
     def cursor(self) -> str | None:
         return (self.data.get("cursor") or None) if self.page() > 1 else None
