@@ -142,6 +142,16 @@ def start_worker(broker, healthimaging, tmp_path, settings):
 
 
 @pytest.fixture(autouse=True)
+def fresh_health_report() -> Iterator[None]:
+    """/healthz keeps its report for a few seconds: each test sees its own world."""
+    from apps.core import health
+
+    health.forget_report()
+    yield
+    health.forget_report()
+
+
+@pytest.fixture(autouse=True)
 def api_rate_limits_in_memory(settings) -> Iterator[None]:
     """Each test counts its API requests afresh, in this process."""
     from apps.api import throttling

@@ -137,3 +137,35 @@ def test_sign_out_is_a_post_and_ends_the_session(client, django_user_model):
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert client.get(reverse("core:home")).status_code == 302
+
+
+def test_healthz_keeps_its_report_for_a_few_seconds(client, healthimaging, broker):
+    from tests.support.emulator import clear_emulator_calls, emulator_calls
+
+    clear_emulator_calls(healthimaging.url)
+    answers = [client.get(reverse("core:healthz")).status_code for _ in range(5)]
+
+    assert answers == [200] * 5
+    assert len(emulator_calls(healthimaging.url, operation="ListDatastores")) == 1
+
+
+def test_healthz_counts_a_throttled_healthimaging_as_reachable(
+    client, broker, monkeypatch
+):
+    from apps.healthimaging import errors
+    from apps.healthimaging.gateway import get_probe_gateway
+
+    def busy():
+        raise errors.Throttled()
+
+    monkeypatch.setattr(get_probe_gateway(), "list_datastores", busy)
+    assert client.get(reverse("core:healthz")).json()["checks"]["healthimaging"] == "ok"
+
+
+def test_healthz_checks_every_redis_the_portal_uses(
+    client, healthimaging, broker, settings
+):
+    settings.EDIT_RATE_LIMIT_STORAGE_URL = "redis://127.0.0.1:9/0"
+    assert (
+        client.get(reverse("core:healthz")).json()["checks"]["redis"] == "unavailable"
+    )
