@@ -2,7 +2,8 @@
 
 A token reads `hip_<prefix>_<secret>`. Only its SHA-256 digest is stored; the text is
 returned once, by `token_create`, and never stored or logged. Every create and revoke is
-audited in the same transaction, with the token's name and prefix, never its secret.
+audited in the same transaction, with the token's prefix, never its secret or its name (the
+user's free text, which could name a patient).
 """
 
 import datetime
@@ -98,7 +99,7 @@ def token_create(
             actor=user,
             request=request,
             subject=user,
-            outcome=_outcome(f"Token {token.prefix}, {expiry}: {token.name}"),
+            outcome=_outcome(f"Token {token.prefix}, {expiry}"),
         )
     return token, plaintext
 
@@ -118,7 +119,7 @@ def token_revoke(
             token = token_list(user=user).get(pk=token_id)
         except ApiToken.DoesNotExist:
             raise TokenNotFound(token_id) from None
-        _revoke(token, actor=user, request=request, outcome="Token {prefix}: {name}")
+        _revoke(token, actor=user, request=request, outcome="Token {prefix}")
     return token
 
 
@@ -139,7 +140,7 @@ def token_revoke_by_admin(
                 token,
                 actor=admin,
                 request=request,
-                outcome="Token {prefix} of {owner}, revoked by an admin: {name}",
+                outcome="Token {prefix} of {owner}, revoked by an admin",
             )
     return revoked
 
@@ -167,7 +168,6 @@ def _revoke(
         outcome=_outcome(
             outcome.format(
                 prefix=token.prefix,
-                name=token.name,
                 owner=token.user.get_username(),
             )
         ),

@@ -8,6 +8,7 @@ since hospital folders are often named after patients.
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
+from apps.accounts.roles import START_IMPORT
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.healthimaging import errors
@@ -37,6 +38,8 @@ def import_job_start(
     the token already used with other values) raise `ImportRefused`; throttling and an
     unreachable service pass through as the gateway raised them.
     """
+    if not user.has_perm(START_IMPORT):
+        raise ImportRefused("Your role does not let you start DICOM imports.")
     try:
         started = get_gateway().start_dicom_import_job(
             datastore_id,
@@ -62,10 +65,13 @@ def import_job_start(
     outcome = f"Started job {started.job_id}"
     already_recorded = AuditEvent.objects.filter(
         action=AuditEvent.Action.IMPORT_STARTED,
+        actor=user,
         datastore_id=datastore_id,
         outcome=outcome,
     ).exists()
-    if not already_recorded:  # the same form sent twice started one job: one record
+    # The same form sent twice started one job: one record. Someone else sending the same
+    # client token is recorded too: they asked for it.
+    if not already_recorded:
         audit_record(
             AuditEvent.Action.IMPORT_STARTED,
             actor=user,

@@ -66,3 +66,22 @@ def test_values_are_checked_as_the_form_checks_them(datastore, staged, admin_use
 def test_an_unknown_data_store_name_is_refused(healthimaging, staged, admin_user):
     with pytest.raises(CommandError, match="No data store is named 'nowhere'"):
         import_dicom("nowhere", staged, "admin")
+
+
+def test_the_service_itself_refuses_a_user_who_may_not_start_imports(
+    datastore, staged, editor
+):
+    from apps.imports import services
+    from tests.imports.conftest import ROLE_ARN as ARN
+
+    with pytest.raises(services.ImportRefused, match="does not let you start"):
+        services.import_job_start(
+            user=editor,
+            request=None,
+            datastore_id=datastore,
+            job_name="x",
+            data_access_role_arn=ARN,
+            input_owner_account_id=None,
+            client_token="refused-1",
+            **staged,
+        )
