@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -92,8 +93,22 @@ class AuditEventListApi(ListAPIView):
         return super().get(request)
 
 
+class IgnoreAccept(BaseContentNegotiation):
+    """The export answers CSV whatever the client accepts (`text/csv` included), and its
+    errors as JSON, like every other endpoint."""
+
+    def select_parser(self, request: Request, parsers: list) -> object:
+        return parsers[0]
+
+    def select_renderer(
+        self, request: Request, renderers: list, format_suffix: str | None = None
+    ) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
 class AuditEventExportApi(APIView):
     permission_classes = [portal_permission(VIEW_AUDIT_LOG)]
+    content_negotiation_class = IgnoreAccept
 
     @extend_schema(
         operation_id="audit_events_export",

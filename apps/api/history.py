@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import BROWSE
+from apps.api.audit_trail import through_the_api
 from apps.api.errors import ApiError, form_invalid
 from apps.api.permissions import portal_permission
 from apps.api.schema import HEALTHIMAGING_ERRORS, errors
@@ -198,7 +199,7 @@ class DiffApi(APIView):
             image_set_id=image_set_id,
             version_from=old,
             version_to=new,
-            outcome="Compared versions through the API",
+            outcome=through_the_api(request, "Compared versions"),
         )
         return Response(
             DiffOutputSerializer(

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import BROWSE
+from apps.api.audit_trail import through_the_api
 from apps.api.errors import form_invalid
 from apps.api.permissions import portal_permission
 from apps.api.schema import (
@@ -229,6 +230,6 @@ class ImageSetMetadataApi(APIView):
             datastore_id=datastore_id,
             image_set_id=image_set_id,
             version_to=version,
-            outcome="Read through the API",
+            outcome=through_the_api(request, "Read"),
         )
         return Response(document)

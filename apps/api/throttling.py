@@ -25,9 +25,21 @@ if TYPE_CHECKING:  # DRF imports this module while defining APIView
 logger = logging.getLogger(__name__)
 
 
+# A Redis that drops packets must not hold every API request up: give up quickly, let it pass.
+STORAGE_TIMEOUT_SECONDS = 0.5
+
+
 @functools.cache
 def _limiter(storage_url: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(storage_url))
+    options = (
+        {
+            "socket_timeout": STORAGE_TIMEOUT_SECONDS,
+            "socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
+        }
+        if storage_url.startswith(("redis://", "rediss://"))
+        else {}
+    )
+    return MovingWindowRateLimiter(storage_from_string(storage_url, **options))
 
 
 class PerUserRateThrottle(BaseThrottle):

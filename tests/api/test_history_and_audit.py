@@ -100,9 +100,10 @@ def test_api_reads_of_metadata_are_audited(renamed, api_as):
     events = AuditEvent.objects.filter(
         actor__username="reader", action=AuditEvent.Action.METADATA_VIEWED
     ).order_by("at")
+    prefix = viewer.user.api_tokens.get().prefix
     assert [(event.outcome, event.version_to) for event in events] == [
-        ("Read through the API", 1),
-        ("Compared versions through the API", 2),
+        (f"Read through the API (token {prefix})", 1),
+        (f"Compared versions through the API (token {prefix})", 2),
     ]
     assert all(event.image_set_id == image_set_id for event in events)
 
@@ -151,3 +152,16 @@ def test_the_audit_log_pages_and_exports_csv(renamed, api_as):
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[0][0] == "time_utc"
     assert len(rows) - 1 == AuditEvent.objects.filter(image_set_id=image_set_id).count()
+
+
+def test_the_export_answers_csv_to_a_client_that_asks_for_csv(renamed, api_as):
+    admin = api_as("admin")
+    url = reverse("api:audit-event-export")
+
+    asked = admin.get(url, HTTP_ACCEPT="text/csv")
+    invalid = admin.get(url, {"start": "never"}, HTTP_ACCEPT="text/csv")
+
+    assert asked.status_code == 200
+    assert asked["Content-Type"] == "text/csv; charset=utf-8"
+    assert invalid.status_code == 400
+    assert invalid.json()["code"] == "invalid"
