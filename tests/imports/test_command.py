@@ -85,3 +85,14 @@ def test_the_service_itself_refuses_a_user_who_may_not_start_imports(
             client_token="refused-1",
             **staged,
         )
+
+
+def test_waiting_on_a_job_that_fails_fails_the_command(datastore, staged, admin_user):
+    with pytest.raises(CommandError, match=r"Import job \w+: FAILED"):
+        import_dicom(
+            datastore,
+            staged,
+            "admin",
+            wait=30,
+            input_owner_account_id="999999999999",  # not the bucket's owner
+        )

@@ -168,9 +168,14 @@ def import_once_up(
         deadline = time.monotonic() + timeout
         while port_is_free(port):
             if time.monotonic() > deadline:
+                sys.stderr.write(f"Nothing listened on port {port}: no import.\n")
                 return
             time.sleep(0.2)
-        subprocess.run(argv, env=dict(env), check=False)
+        returncode = subprocess.run(argv, env=dict(env), check=False).returncode
+        if returncode:
+            sys.stderr.write(
+                f"The demo's DICOM import failed (exit code {returncode}).\n"
+            )
 
     thread = threading.Thread(target=run, name="demo-import", daemon=True)
     thread.start()

@@ -42,6 +42,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--job-name", default="")
         parser.add_argument(
+            "--input-owner-account-id",
+            default="",
+            help="only when the input bucket belongs to another AWS account",
+        )
+        parser.add_argument(
             "--client-token",
             default="",
             help="the same token starts the same job once, however often it is sent "
@@ -61,6 +66,7 @@ class Command(BaseCommand):
                 "input_s3_uri": options["input"],
                 "output_s3_uri": options["output"],
                 "data_access_role_arn": options["role_arn"],
+                "input_owner_account_id": options["input_owner_account_id"],
                 "client_token": options["client_token"] or new_client_token(),
             }
         )
@@ -86,16 +92,33 @@ class Command(BaseCommand):
             self._follow(datastore_id, started.job_id, options["wait"])
 
     def _datastore_id(self, name_or_id: str) -> str:
-        for datastore in datastore_list():
-            if name_or_id in (datastore.name, datastore.datastore_id):
-                return datastore.datastore_id
-        raise CommandError(f"No data store is named {name_or_id!r}.")
+        found = [
+            datastore.datastore_id
+            for datastore in datastore_list()
+            if name_or_id in (datastore.name, datastore.datastore_id)
+        ]
+        if len(found) > 1:  # names need not be unique
+            raise CommandError(
+                f"{len(found)} data stores are named {name_or_id!r}: give its ID."
+            )
+        if not found:
+            raise CommandError(f"No data store is named {name_or_id!r}.")
+        return found[0]
 
     def _follow(self, datastore_id: str, job_id: str, seconds: float) -> None:
+        """Wait for the job to end; anything but COMPLETED is a failed command."""
         deadline = time.monotonic() + seconds
-        while True:
+        try:
             job = selectors.import_job_get(datastore_id=datastore_id, job_id=job_id)
-            if not job.is_active or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+            while job.is_active and time.monotonic() < deadline:
+                time.sleep(1)
+                job = selectors.import_job_get(datastore_id=datastore_id, job_id=job_id)
+        except errors.HealthImagingError as problem:
+            raise CommandError(str(problem)) from problem
+        if job.is_active:
+            raise CommandError(f"Import job {job_id} is still {job.status}.")
+        if job.status != "COMPLETED":
+            raise CommandError(
+                f"Import job {job_id}: {job.status}. {job.message or ''}"
+            )
         self.stdout.write(f"Import job {job_id}: {job.status}.")
