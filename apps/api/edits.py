@@ -24,6 +24,7 @@ from apps.api.permissions import portal_permission
 from apps.api.schema import (
     HEALTHIMAGING_ERRORS,
     HEALTHIMAGING_ID,
+    MAX_VERSION,
     BoundedListSerializer,
     TextField,
     errors,
@@ -38,9 +39,9 @@ from apps.edits.forms import (
 )
 from apps.edits.models import MetadataEdit
 from apps.edits.rules import VALID_VRS
+from apps.healthimaging import errors as healthimaging_errors
 from apps.history import selectors as history_selectors
-
-MAX_VERSION = 2**31 - 1
+from apps.imagesets.selectors import image_set_get
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -230,23 +231,24 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
 def _edit_basis(
     datastore_id: str, image_set_id: str, version: int | None
 ) -> selectors.EditBasis:
-    basis = selectors.edit_basis_get(
-        datastore_id=datastore_id, image_set_id=image_set_id
-    )
-    if version is None or version == basis.version:
-        return basis
-    if version > basis.version:
+    """The metadata the changes are checked against: `version`'s, or the latest."""
+    try:
+        return selectors.edit_basis_get(
+            datastore_id=datastore_id, image_set_id=image_set_id, version=version
+        )
+    except healthimaging_errors.NotFound:
+        if version is None:
+            raise
+        # The image set exists (or this raises NotFound again): the version does not.
+        latest = image_set_get(datastore_id=datastore_id, image_set_id=image_set_id)
         raise serializers.ValidationError(
             {
                 "base_version": [
-                    f"The image set's latest version is {basis.version}; "
+                    f"The image set's latest version is {latest.version}; "
                     f"there is no version {version}."
                 ]
             }
-        )
-    return selectors.edit_basis_get(
-        datastore_id=datastore_id, image_set_id=image_set_id, version=version
-    )
+        ) from None
 
 
 def _form_data(data: dict, base_version: int) -> QueryDict:

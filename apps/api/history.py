@@ -11,7 +11,7 @@ from apps.accounts.roles import BROWSE
 from apps.api.audit_trail import through_the_api
 from apps.api.errors import ApiError, form_invalid
 from apps.api.permissions import portal_permission
-from apps.api.schema import HEALTHIMAGING_ERRORS, errors
+from apps.api.schema import HEALTHIMAGING_ERRORS, MAX_VERSION, errors
 from apps.audit.services import audit_metadata_view
 from apps.edits.selectors import edits_visible_to
 from apps.history import selectors
@@ -146,7 +146,7 @@ class DiffOptionsSerializer(serializers.Serializer):
 
 
 # A version number, as the compare form takes it (HealthImaging's are 32-bit).
-VERSION = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+VERSION = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
 
 
 class DiffApi(APIView):

@@ -14,6 +14,7 @@ from apps.api.errors import form_invalid
 from apps.api.permissions import portal_permission
 from apps.api.schema import (
     HEALTHIMAGING_ERRORS,
+    MAX_VERSION,
     accepting_empty,
     errors,
     form_parameters,
@@ -185,9 +186,6 @@ class ImageSetDetailApi(APIView):
             datastore_id=datastore_id, image_set_id=image_set_id
         )
         return Response(ImageSetOutputSerializer(image_set).data)
-
-
-MAX_VERSION = 2**31 - 1
 
 
 class MetadataInputSerializer(serializers.Serializer):

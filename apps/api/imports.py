@@ -56,7 +56,10 @@ class ImportJobOutputSerializer(serializers.Serializer):
 
 
 class ImportJobListOutputSerializer(serializers.Serializer):
-    items = ImportJobOutputSerializer(many=True, help_text="Newest first.")
+    items = ImportJobOutputSerializer(
+        many=True,
+        help_text="Newest first within the page (the service promises no order).",
+    )
     next_token = serializers.CharField(allow_null=True)
 
 

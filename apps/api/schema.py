@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # A data store or image set ID, as the URLs take it.
 HEALTHIMAGING_ID = r"^[0-9a-z]{32}$"
+# The largest version number a request may name (a 32-bit signed integer, as the service's).
+MAX_VERSION = 2**31 - 1
 
 
 def _character_class(codes: list[int]) -> str:

@@ -66,7 +66,6 @@ def import_job_list(
     status: str | None,
     page: int = 1,
     cursor: str | None = None,
-    page_size: int | None = None,
 ) -> ImportJobResults:
     """Page `page` of the data store's jobs (only those in `status`, if given), with exactly
     one ListDICOMImportJobs call; a later page needs the cursor (nextToken) that leads to it."""
@@ -76,7 +75,7 @@ def import_job_list(
         listed = get_gateway().list_dicom_import_jobs(
             datastore_id,
             status=status,
-            max_results=page_size or PAGE_SIZE,
+            max_results=PAGE_SIZE,
             next_token=cursor,
         )
     except errors.InvalidRequest:
