@@ -6,7 +6,8 @@ criteria, patient ID, study date range) it times the htmx results page (`HX-Requ
 50 per page) and the very same `SearchImageSets` call (the criteria the portal builds, 50 per
 page) made directly with boto3 over a keep-alive connection, and prints p50/p95 of both and
 the ratio of the p50s (aim: at most 1.5). It also prints the bytes of the htmx fragment
-against the full page for the same URL.
+against the full page for the same URL, and times the same searches through the REST API
+(JSON, a personal token) against boto3 the same way.
 
 Run: `make bench` (or `python -m tests.bench.portal_search [--image-sets 2000] [--rounds 200]`).
 """
@@ -152,6 +153,9 @@ def start_portal(emulator_url: str, workdir: Path) -> tuple[str, Callable[[], No
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_REGION": "us-east-1",
+            # The bench's own pace, not a client's: the API's per-user limits stay out of it.
+            "API_READ_RATE": "1000000 per minute",
+            "API_RATE_LIMIT_STORAGE_URL": "memory://",
         }
     )
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_ALLOWED_HOSTS"):
@@ -184,14 +188,25 @@ def start_portal(emulator_url: str, workdir: Path) -> tuple[str, Callable[[], No
 
 
 def measure(portal_url: str, client: object, datastore_id: str, rounds: int) -> None:
+    from django.contrib.auth import get_user_model
     from django.urls import reverse
     from django.utils import timezone
 
+    from apps.accounts import tokens
+    from apps.accounts.roles import VIEWER
+    from apps.accounts.services import set_role
     from apps.healthimaging.criteria import SearchQuery, build_search_criteria
 
     portal = PortalSession(portal_url)
     portal.log_in(reverse("login"), USERNAME, PASSWORD)
     results_path = reverse("imagesets:image-set-list", args=[datastore_id])
+    api_path = reverse("api:image-set-list", args=[datastore_id])
+    user = get_user_model().objects.get(username=USERNAME)
+    set_role(user, VIEWER)
+    _, token = tokens.token_create(
+        user=user, name="bench", expires_in_days=1, request=None
+    )
+    api = urllib3.PoolManager(maxsize=1, retries=False)
 
     # What a person would search for: patient IDs and a study date range from the archive.
     summaries = client.search_image_sets(
@@ -248,6 +263,17 @@ def measure(portal_url: str, client: object, datastore_id: str, rounds: int) -> 
         assert response.status == 200, (response.status, response.data[:500])
         return response.data
 
+    def api_search(params: dict) -> bytes:
+        """The same search through the REST API, with a personal token."""
+        query = urllib.parse.urlencode({**params, "page_size": PAGE_SIZE})
+        response = api.request(
+            "GET",
+            f"{portal_url}{api_path}?{query}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 200, (response.status, response.data[:500])
+        return response.data
+
     def boto3_search(query: SearchQuery) -> dict:
         return client.search_image_sets(
             datastoreId=datastore_id,
@@ -256,6 +282,7 @@ def measure(portal_url: str, client: object, datastore_id: str, rounds: int) -> 
         )
 
     rows = []
+    api_rows = []
     try:
         for label, (make_query, make_params) in cases.items():
             found = len(boto3_search(make_query(0))["imageSetsMetadataSummaries"])
@@ -269,9 +296,16 @@ def measure(portal_url: str, client: object, datastore_id: str, rounds: int) -> 
                 lambda n, query=make_query: boto3_search(query(n)),
                 rounds,
             )
+            api_samples, api_boto3_samples = _paired_timings(
+                lambda n, params=make_params: api_search(params(n)),
+                lambda n, query=make_query: boto3_search(query(n)),
+                rounds,
+            )
             rows.append((label, found, portal_samples, boto3_samples, sizes))
+            api_rows.append((label, found, api_samples, api_boto3_samples))
     finally:
-        portal.http.clear()  # close the keep-alive connection before the server stops
+        portal.http.clear()  # close the keep-alive connections before the server stops
+        api.clear()
 
     print()
     print(
@@ -296,6 +330,22 @@ def measure(portal_url: str, client: object, datastore_id: str, rounds: int) -> 
         )
     verdict = "within" if worst <= TARGET_RATIO else "above"
     print(f"worst p50 ratio {worst:.2f}, {verdict} the {TARGET_RATIO}x target")
+    print()
+    print(
+        "REST API search (JSON, a personal token) vs the same SearchImageSets call with boto3"
+    )
+    print(
+        f"{'search':<17} {'rows':>4}  {'API p50':>10} {'p95':>7}  {'boto3 p50':>9} "
+        f"{'p95':>7}  {'p50 ratio':>9}"
+    )
+    for label, found, api_samples, boto3_samples in api_rows:
+        api_p50 = _percentile(api_samples, 0.5)
+        boto3_p50 = _percentile(boto3_samples, 0.5)
+        print(
+            f"{label:<17} {found:>4}  {api_p50 * 1000:>8.2f}ms "
+            f"{_percentile(api_samples, 0.95) * 1000:>5.1f}ms  {boto3_p50 * 1000:>7.2f}ms "
+            f"{_percentile(boto3_samples, 0.95) * 1000:>5.1f}ms  {api_p50 / boto3_p50:>9.2f}"
+        )
     print(
         "sizes: #results is what a paging link swaps, #search what the Search button "
         "swaps (form and results), full page a plain GET of the same URL"
