@@ -142,6 +142,33 @@ def start_worker(broker, healthimaging, tmp_path, settings):
 
 
 @pytest.fixture(autouse=True)
+def fast_pacing(settings) -> Iterator[None]:
+    """The update limiter in this process, wide open, unless a test sets its own rate."""
+    from apps.edits import pacing
+
+    settings.EDIT_RATE_LIMIT_STORAGE_URL = "memory://"
+    settings.HEALTHIMAGING_UPDATE_RATE = "1000 per second"
+    pacing._limiter.cache_clear()
+    yield
+    pacing._limiter.cache_clear()
+
+
+@pytest.fixture
+def scheduled(monkeypatch) -> list[str]:
+    """Jobs queued by pages, the API or services: recorded (their ids) instead of sent to
+    a worker, so a test takes their steps itself or leaves them queued."""
+    from apps.edits import services
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        services,
+        "schedule_step",
+        lambda edit_id, countdown=0: calls.append(str(edit_id)),
+    )
+    return calls
+
+
+@pytest.fixture(autouse=True)
 def fresh_health_report() -> Iterator[None]:
     """/healthz keeps its report for a few seconds: each test sees its own world."""
     from apps.core import health

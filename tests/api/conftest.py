@@ -6,19 +6,9 @@ from rest_framework.test import APIClient
 from apps.accounts import tokens
 from apps.accounts.roles import ADMIN, EDITOR, VIEWER
 from apps.accounts.services import set_role
-from apps.edits import pacing
 from tests.support.emulator import fresh_image_sets
 
 ROLES = (VIEWER, EDITOR, ADMIN)
-
-
-@pytest.fixture(autouse=True)
-def fast_pacing(settings):
-    settings.EDIT_RATE_LIMIT_STORAGE_URL = "memory://"
-    settings.HEALTHIMAGING_UPDATE_RATE = "1000 per second"
-    pacing._limiter.cache_clear()
-    yield
-    pacing._limiter.cache_clear()
 
 
 @pytest.fixture
@@ -76,17 +66,3 @@ def image_set(healthimaging, browse_archive) -> tuple[str, str]:
 def image_sets(healthimaging) -> tuple[str, list[str]]:
     """Three fresh image sets, for tests that change them."""
     return fresh_image_sets(healthimaging, 3)
-
-
-@pytest.fixture
-def scheduled(monkeypatch) -> list[str]:
-    """Steps the services ask for, recorded instead of sent."""
-    from apps.edits import services
-
-    calls: list[str] = []
-    monkeypatch.setattr(
-        services,
-        "schedule_step",
-        lambda edit_id, countdown=0: calls.append(str(edit_id)),
-    )
-    return calls

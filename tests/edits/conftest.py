@@ -2,24 +2,15 @@ import pytest
 
 from apps.accounts.roles import ADMIN, EDITOR, VIEWER
 from apps.accounts.services import set_role
-from apps.edits import pacing, services
+from apps.edits import services
 from apps.emulator.server import EmulatorServer
 from tests.support.emulator import fresh_image_sets
 
 
-@pytest.fixture(autouse=True)
-def fast_pacing(settings):
-    """An in-process limiter wide open, unless a test sets its own rate."""
-    settings.EDIT_RATE_LIMIT_STORAGE_URL = "memory://"
-    settings.HEALTHIMAGING_UPDATE_RATE = "1000 per second"
-    pacing._limiter.cache_clear()
-    yield
-    pacing._limiter.cache_clear()
-
-
 @pytest.fixture
 def scheduled(monkeypatch) -> list[tuple[str, float]]:
-    """Steps the services ask for, recorded instead of sent: the test takes them."""
+    """Steps the services ask for, with their countdowns, recorded instead of sent: the
+    test takes them."""
     calls: list[tuple[str, float]] = []
     monkeypatch.setattr(
         services,

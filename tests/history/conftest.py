@@ -1,6 +1,5 @@
 import pytest
 
-from apps.edits import services
 from apps.emulator.server import EmulatorServer
 from tests.history.roles import user_with_role
 from tests.support.emulator import fresh_image_sets
@@ -26,15 +25,3 @@ def editor(db):
 @pytest.fixture
 def admin(db):
     return user_with_role("an-admin", "admin")
-
-
-@pytest.fixture
-def scheduled(monkeypatch) -> list[str]:
-    """Jobs queued by the pages, recorded instead of sent to a worker."""
-    calls: list[str] = []
-    monkeypatch.setattr(
-        services,
-        "schedule_step",
-        lambda edit_id, countdown=0: calls.append(str(edit_id)),
-    )
-    return calls
