@@ -152,45 +152,39 @@ def _translated(exc: Exception) -> Exception:
     return exc
 
 
+# Each HealthImaging failure as (status, code, retry after), subclasses before their bases.
+_HEALTHIMAGING_ANSWERS: tuple[tuple[type, int, str, float | None], ...] = (
+    (healthimaging.NotFound, status.HTTP_404_NOT_FOUND, "not_found", None),
+    (healthimaging.QuotaExceeded, status.HTTP_400_BAD_REQUEST, "quota_exceeded", None),
+    (
+        healthimaging.Throttled,
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "healthimaging_throttled",
+        RETRY_AFTER_SECONDS,
+    ),
+    (
+        healthimaging.Unavailable,
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "healthimaging_unavailable",
+        RETRY_AFTER_SECONDS,
+    ),
+    (healthimaging.Conflict, status.HTTP_409_CONFLICT, "conflict", None),
+)
+
+
 def _healthimaging_error(exc: healthimaging.HealthImagingError) -> ApiError:
     # Logged without detail: the service's message may quote the request.
     logger.warning("HealthImaging failed an API request: %s", type(exc).__name__)
-    if isinstance(exc, healthimaging.NotFound):
-        return ApiError(
-            status_code=status.HTTP_404_NOT_FOUND,
-            code="not_found",
-            message=exc.user_message,
-        )
-    if isinstance(exc, healthimaging.QuotaExceeded):
-        return ApiError(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            code="quota_exceeded",
-            message=exc.user_message,
-        )
-    if isinstance(exc, healthimaging.Throttled):
-        return ApiError(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            code="healthimaging_throttled",
-            message=exc.user_message,
-            wait=RETRY_AFTER_SECONDS,
-        )
-    if isinstance(exc, healthimaging.Unavailable):
-        return ApiError(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            code="healthimaging_unavailable",
-            message=exc.user_message,
-            wait=RETRY_AFTER_SECONDS,
-        )
-    if isinstance(exc, healthimaging.Conflict):
-        return ApiError(
-            status_code=status.HTTP_409_CONFLICT,
-            code="conflict",
-            message=exc.user_message,
-        )
+    status_code, code, wait = next(
+        (
+            (status_code, code, wait)
+            for kind, status_code, code, wait in _HEALTHIMAGING_ANSWERS
+            if isinstance(exc, kind)
+        ),
+        (status.HTTP_502_BAD_GATEWAY, "healthimaging_error", None),
+    )
     return ApiError(
-        status_code=status.HTTP_502_BAD_GATEWAY,
-        code="healthimaging_error",
-        message=exc.user_message,
+        status_code=status_code, code=code, message=exc.user_message, wait=wait
     )
 
 

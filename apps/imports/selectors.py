@@ -10,7 +10,7 @@ from django.contrib.sessions.backends.base import SessionBase
 
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import get_gateway
-from apps.healthimaging.types import Datastore, ImportJob
+from apps.healthimaging.types import ImportJob
 from apps.imagesets import paging
 
 # The model's JobStatus enum, in the order a job goes through it, with words for people.
@@ -54,10 +54,6 @@ class ImportJobResults:
     def has_active(self) -> bool:
         """A listed job has still to finish, so the list is worth looking at again."""
         return any(job.is_active for job in self.items)
-
-
-def datastore_get(*, datastore_id: str) -> Datastore:
-    return get_gateway().get_datastore(datastore_id)
 
 
 def import_job_list(

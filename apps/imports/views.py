@@ -15,6 +15,7 @@ from apps.accounts.permissions import permission_required
 from apps.accounts.roles import BROWSE, START_IMPORT
 from apps.core.idle_sessions import background_poll
 from apps.core.viewtools import healthimaging_failures, is_fragment, page_or_fragment
+from apps.imagesets.selectors import datastore_get
 from apps.imports import selectors, services
 from apps.imports.forms import ImportJobFilterForm, StartImportForm
 
@@ -40,9 +41,7 @@ def job_list_status(request: HttpRequest, datastore_id: str) -> HttpResponse:
 
 def _job_list(request: HttpRequest, datastore_id: str, *, polled: bool) -> HttpResponse:
     datastore = (
-        None
-        if is_fragment(request)
-        else selectors.datastore_get(datastore_id=datastore_id)
+        None if is_fragment(request) else datastore_get(datastore_id=datastore_id)
     )
     form = ImportJobFilterForm(request.GET)
     results = pager = None
@@ -90,9 +89,7 @@ def job_status(request: HttpRequest, datastore_id: str, job_id: str) -> HttpResp
 
 def _job_detail(request: HttpRequest, datastore_id: str, job_id: str) -> HttpResponse:
     datastore = (
-        None
-        if is_fragment(request)
-        else selectors.datastore_get(datastore_id=datastore_id)
+        None if is_fragment(request) else datastore_get(datastore_id=datastore_id)
     )
     job = selectors.import_job_get(datastore_id=datastore_id, job_id=job_id)
     return page_or_fragment(
@@ -138,7 +135,7 @@ def _start_page(
         request,
         "imports/job_start.html",
         {
-            "datastore": selectors.datastore_get(datastore_id=datastore_id),
+            "datastore": datastore_get(datastore_id=datastore_id),
             "datastore_id": datastore_id,
             "form": form,
         },
