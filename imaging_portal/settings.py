@@ -472,10 +472,19 @@ LOGGING = {
             "level": LOG_LEVEL,
             "propagate": False,
         },
-        # At DEBUG these log request parameters and bodies: patient data. Never below INFO.
+        # At DEBUG these log patient data: request parameters and bodies (the AWS SDK),
+        # SQL parameters (django.db.backends), and a failed template lookup's whole
+        # context (django.template). Never below INFO.
         **{
             name: {"level": _LIBRARY_LOG_LEVEL}
-            for name in ("botocore", "boto3", "urllib3", "s3transfer")
+            for name in (
+                "botocore",
+                "boto3",
+                "urllib3",
+                "s3transfer",
+                "django.db.backends",
+                "django.template",
+            )
         },
     },
 }

@@ -6,6 +6,7 @@ from pathlib import Path
 import kombu.pools
 import pytest
 
+from apps.accounts.services import set_role
 from apps.emulator.server import EmulatorServer
 from apps.healthimaging.gateway import get_gateway, get_probe_gateway
 from imaging_portal.celery import app as celery_app
@@ -13,6 +14,8 @@ from tests.support.emulator import seed_archive
 from tests.support.worker import CeleryWorker, RedisServer, database_url, worker_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+pytest_plugins = ["tests.support.figures"]
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +34,25 @@ def no_real_aws(monkeypatch, settings) -> Iterator[None]:
     yield
     get_gateway.cache_clear()
     get_probe_gateway.cache_clear()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """A user with `role` (None: no role at all) and, if given, a password. Usernames are
+    `<role>-user`, then `<role>-user-2`, ... for more users of the same role."""
+    made: dict[str, int] = {}
+
+    def make(role: str | None, *, username: str | None = None, password=None):
+        if username is None:
+            base = f"{role or 'nobody'}-user"
+            made[base] = made.get(base, 0) + 1
+            username = base if made[base] == 1 else f"{base}-{made[base]}"
+        user = django_user_model.objects.create_user(username, password=password)
+        if role:
+            set_role(user, role)
+        return user
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -4,24 +4,8 @@ import re
 import pytest
 
 from apps.accounts.roles import ADMIN, EDITOR, VIEWER
-from apps.accounts.services import set_role
 
 ROLES = (VIEWER, EDITOR, ADMIN)
-
-
-@pytest.fixture
-def make_user(django_user_model):
-    """A user with `role` (None: no role at all) and, if given, a password."""
-
-    def make(role: str | None, *, username: str | None = None, password=None):
-        user = django_user_model.objects.create_user(
-            username or f"{role or 'nobody'}-user", password=password
-        )
-        if role:
-            set_role(user, role)
-        return user
-
-    return make
 
 
 @pytest.fixture

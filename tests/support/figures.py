@@ -1,0 +1,71 @@
+"""Figures that reliability and security tests report, gathered into one table.
+
+A test asks for the `figure` fixture and records what it measured against the case it proves
+(ids from the reliability research: R1, S2, ...). At the end of the run the table is printed
+in the terminal summary and written as Markdown and JSON to `var/reliability/`, which is
+where the README's "Reliability" table is copied from.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_DIR = PROJECT_ROOT / "var" / "reliability"
+
+_key = pytest.StashKey[list["Figure"]]()
+
+
+@dataclass(frozen=True)
+class Figure:
+    case: str
+    name: str
+    value: str
+    test: str
+
+
+def _case_order(case: str) -> tuple[str, int, str]:
+    letters = case.rstrip("0123456789/")
+    digits = "".join(char for char in case[len(letters) :] if char.isdigit())
+    return letters, int(digits or 0), case
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_key] = []
+
+
+@pytest.fixture
+def figure(request) -> Callable[[str, str, object], None]:
+    """Record a measured figure: figure("R1", "edits terminal", "100/100")."""
+    figures = request.config.stash[_key]
+
+    def record(case: str, name: str, value: object) -> None:
+        figures.append(Figure(case, name, str(value), request.node.nodeid))
+
+    return record
+
+
+def markdown(figures: list[Figure]) -> str:
+    rows = ["| Case | Figure | Value |", "|---|---|---|"]
+    rows += [
+        f"| {item.case} | {item.name} | {item.value} |"
+        for item in sorted(figures, key=lambda item: _case_order(item.case))
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    figures = config.stash.get(_key, [])
+    if not figures:
+        return
+    table = markdown(figures)
+    terminalreporter.section("reliability and security figures")
+    terminalreporter.write(table)
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUTPUT_DIR / "figures.md").write_text(table)
+    (OUTPUT_DIR / "figures.json").write_text(
+        json.dumps([asdict(item) for item in figures], indent=2) + "\n"
+    )
