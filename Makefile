@@ -3,7 +3,7 @@ export
 
 PYTHON := .venv/bin/python
 
-.PHONY: install browser lint fmt test check demo bench
+.PHONY: install browser lint fmt test reliability check demo bench
 
 install: .venv/.installed
 
@@ -22,6 +22,11 @@ browser:
 
 test: install lint browser
 	.venv/bin/pytest
+
+# Only the fault, load and security suite (tests/reliability/; `make test` runs it too).
+# Its table of figures ends the output and is kept in var/reliability/.
+reliability: install browser
+	.venv/bin/pytest -m reliability
 
 check: install
 	$(PYTHON) manage.py check && $(PYTHON) manage.py makemigrations --check --dry-run
