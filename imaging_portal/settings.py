@@ -255,6 +255,9 @@ SESSION_MAX_AGE_SECONDS = env_int(
     "DJANGO_SESSION_MAX_AGE_SECONDS", default=12 * 60 * 60, minimum=60
 )
 CSRF_COOKIE_SAMESITE = "Lax"
+# Messages ("token revoked", "session ended") wait in the session, not in a cookie of their
+# own: Django's message cookie has no __Host- prefix and is cleared without Secure.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

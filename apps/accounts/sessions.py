@@ -6,7 +6,6 @@ a request that comes after the lifetime signs the user out (the session is delet
 on as anonymous, so the view sends it to the login page (htmx requests by HX-Redirect).
 """
 
-import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 SIGNED_IN_AT = "accounts_signed_in_at"
 EXPIRED_MESSAGE = "Your session reached its time limit. Sign in again to go on."
@@ -27,7 +27,12 @@ def record_sign_in(
 ) -> None:
     """`user_logged_in` receiver: note when the session began."""
     if request is not None and hasattr(request, "session"):
-        request.session[SIGNED_IN_AT] = int(time.time())
+        request.session[SIGNED_IN_AT] = _now()
+
+
+def _now() -> int:
+    """Seconds since the epoch, on the clock session expiry itself uses."""
+    return int(timezone.now().timestamp())
 
 
 class AbsoluteSessionLifetimeMiddleware:
@@ -39,7 +44,7 @@ class AbsoluteSessionLifetimeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            now = int(time.time())
+            now = _now()
             signed_in_at = request.session.get(SIGNED_IN_AT)
             if not isinstance(signed_in_at, int):
                 # A session from before this check: its lifetime starts now.

@@ -1,4 +1,8 @@
-"""Idle sessions end on time even while a page polls: polls are not activity."""
+"""Idle sessions: a request a person makes slides the expiry.
+
+That polls do not, and that the session ends on time while a page polls, is case S5 of
+tests/reliability/test_sessions.py.
+"""
 
 import datetime
 
@@ -36,24 +40,6 @@ def expire_in(client, seconds: int) -> Session:
     return session
 
 
-def poll(client, edit):
-    return client.get(
-        reverse("edits:edit-status", args=[edit.pk]), headers={"HX-Request": "true"}
-    )
-
-
-def test_a_poll_does_not_extend_the_session(client, edit):
-    client.force_login(edit.requested_by)
-    expire_in(client, 60)
-
-    assert poll(client, edit).status_code == 200
-
-    left = (
-        Session.objects.get(pk=client.session.session_key).expire_date - timezone.now()
-    )
-    assert left <= datetime.timedelta(seconds=60)
-
-
 def test_a_request_a_person_makes_extends_the_session(client, edit, settings):
     client.force_login(edit.requested_by)
     expire_in(client, 60)
@@ -64,12 +50,3 @@ def test_a_request_a_person_makes_extends_the_session(client, edit, settings):
         Session.objects.get(pk=client.session.session_key).expire_date - timezone.now()
     )
     assert left > datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
-
-
-def test_once_idle_the_next_poll_sends_the_page_to_sign_in(client, edit):
-    client.force_login(edit.requested_by)
-    expire_in(client, -1)
-
-    response = poll(client, edit)
-
-    assert response["HX-Redirect"].startswith(reverse("login"))

@@ -100,33 +100,6 @@ def test_secret_key_is_generated_once_private_and_reused(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["secret-key"]
 
 
-@pytest.mark.parametrize("proxies", ["0", "1"])
-def test_check_deploy_reports_nothing_with_https_and_a_long_secret_key(
-    portal_env, manage_py, proxies
-):
-    """Django's security checks, django-axes' wiring checks and django-csp's all pass."""
-    env = {
-        **portal_env,
-        "DJANGO_HTTPS": "true",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "portal.example.org",
-        "DJANGO_TRUSTED_PROXY_COUNT": proxies,
-    }
-
-    result = subprocess.run(
-        [*manage_py, "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues" in result.stdout
-
-
 def test_check_deploy_warns_about_insecure_cookies_without_the_https_flag(
     portal_env, manage_py
 ):
