@@ -49,4 +49,12 @@ class InternalServerException(ServiceError):
     status = 500
 
 
+class ServiceUnavailableException(ServiceError):
+    """Not in the model: the 503 a front end answers when the service is overloaded, which
+    botocore retries by its status alone (the fault knob sends it)."""
+
+    code = "ServiceUnavailableException"
+    status = 503
+
+
 STALE_VERSION_MESSAGE = "Requested version(s) of ImageSet(s) is not the latest."

@@ -54,6 +54,8 @@ MAX_TAGS = 50
 DEFAULT_PAGE_SIZE = 50
 # Developer Guide, "endpoints-quotas": concurrent import jobs per data store.
 MAX_RUNNING_IMPORT_JOBS = 100
+# The `due_at` of an image set held LOCKED by the hold-locked knob: the clock never reaches it.
+_NEVER = float("inf")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -322,6 +324,11 @@ class Store:
         self.import_delay = import_delay
         # Set when a job is submitted, so the import runner need not wait for its next look.
         self.import_wakeup = threading.Event()
+        # The hold-locked knob: image set ID -> GetImageSet polls its next update stays
+        # LOCKED for (None: for ever), asked for; then the same for an update under way.
+        self._holds_lock = threading.Lock()
+        self._hold_asked: dict[str, int | None] = {}
+        self._held: dict[str, int | None] = {}
         self._local = threading.local()
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -615,6 +622,7 @@ class Store:
     def get_image_set(
         self, datastore_id: str, image_set_id: str, version: int | None
     ) -> dict:
+        self._count_held_poll(datastore_id, image_set_id)
         db = self._read()
         image_set = self._image_set(db, datastore_id, image_set_id)
         return self._properties(db, image_set, version or image_set["latest_version"])
@@ -771,6 +779,7 @@ class Store:
                 forced=request.force,
                 now=now,
             )
+            self._hold_if_asked(db, image_set)
             if request.include_study and not isinstance(outcome, str):
                 self._update_study_siblings(
                     db, image_set, current, outcome, request, now
@@ -1456,6 +1465,51 @@ class Store:
         return {row["key"]: row["value"] for row in rows}
 
     # -- test knobs ------------------------------------------------------------------------
+
+    def is_locked(self, datastore_id: str, image_set_id: str) -> bool:
+        """Whether an update of the image set is still under way (it is LOCKED)."""
+        row = (
+            self._read()
+            .execute(
+                "SELECT state FROM image_sets WHERE datastore_id = ? AND id = ?",
+                (datastore_id, image_set_id),
+            )
+            .fetchone()
+        )
+        return row is not None and row["state"] == "LOCKED"
+
+    def hold_next_update_locked(self, image_set_id: str, polls: int | None) -> None:
+        """Keep the image set LOCKED after its next update until `polls` GetImageSet calls
+        have seen it so (None: for ever); the next one after them sees it settled."""
+        with self._holds_lock:
+            self._hold_asked[image_set_id] = polls
+
+    def _hold_if_asked(self, db: sqlite3.Connection, image_set: sqlite3.Row) -> None:
+        with self._holds_lock:
+            if image_set["id"] not in self._hold_asked:
+                return
+            self._held[image_set["id"]] = self._hold_asked.pop(image_set["id"])
+        # Settled by `_count_held_poll`, never by the clock.
+        db.execute(
+            "UPDATE image_sets SET due_at = ? WHERE datastore_id = ? AND id = ?",
+            (_NEVER, image_set["datastore_id"], image_set["id"]),
+        )
+
+    def _count_held_poll(self, datastore_id: str, image_set_id: str) -> None:
+        with self._holds_lock:
+            remaining = self._held.get(image_set_id)
+            if remaining is None:  # not held, or held for ever
+                return
+            if remaining > 0:
+                self._held[image_set_id] -= 1
+                return
+            del self._held[image_set_id]
+        with self._write() as db:
+            db.execute(
+                "UPDATE image_sets SET due_at = ? "
+                "WHERE datastore_id = ? AND id = ? AND due_at = ?",
+                (self.clock(), datastore_id, image_set_id, _NEVER),
+            )
 
     def fail_next_update(self, image_set_id: str, message: str) -> None:
         with self._write() as db:

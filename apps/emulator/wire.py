@@ -4,6 +4,7 @@ One port serves every operation and ignores the Host header, so clients must tur
 `runtime-` host prefix. Test knobs live under `/_emulator/`, a path no AWS operation uses.
 """
 
+import contextlib
 import json
 import logging
 import math
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,6 +25,7 @@ from apps.emulator.errors import (
     AccessDeniedException,
     InternalServerException,
     ServiceError,
+    ServiceUnavailableException,
     ThrottlingException,
     ValidationException,
 )
@@ -59,9 +61,23 @@ _REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 CALL_LOG_SIZE = 20000
 # Longest a lost response may be held: a held answer occupies one of the server's threads.
 MAX_HOLD_SECONDS = 30.0
+# Longest added latency: every operation request holds one of the server's threads that long.
+MAX_LATENCY_SECONDS = 5.0
 _LOST_RESPONSE_PATH = re.compile(
     r"/_emulator/image-sets/([0-9a-z]{32})/lose-next-update-response"
 )
+_HOLD_LOCKED_PATH = re.compile(
+    r"/_emulator/image-sets/([0-9a-z]{32})/hold-next-update-locked"
+)
+_UPDATE = "UpdateImageSetMetadata"
+# What the fault knob may answer with, and how: the modelled 429 and 500, and a 503.
+_FAULTS: dict[int, tuple[type[ServiceError], str]] = {
+    429: (ThrottlingException, "Rate exceeded"),
+    500: (InternalServerException, "Internal server error"),
+    503: (ServiceUnavailableException, "Service unavailable"),
+}
+# Call log fields beside the operation, image set, status and time (see `CallLog`).
+_DETAILS = ("invocationId", "attempt", "maxAttempts", "inFlight")
 _STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -71,6 +87,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -95,8 +112,9 @@ class Throttle:
             return allowed
 
 
-class ThrottleShare:
-    """Throttles a fixed share of each operation's requests, at predictable positions.
+class CallShare:
+    """Refuses a fixed share of each operation's requests, at predictable positions: the
+    throttling knob answers them 429, the fault knob with a server error.
 
     Token buckets depend on timing, so a test can not say which call they refuse. Here request
     n (counting from 0) of an operation is refused when floor((n + 1) * share) > floor(n * share):
@@ -110,22 +128,54 @@ class ThrottleShare:
         self.share = Fraction(0)
         self.operations: frozenset[str] | None = None
         self._counts: dict[str, int] = {}
+        self._refused = 0
 
     def configure(self, share: Fraction, operations: frozenset[str] | None) -> None:
         with self._lock:
             self.share = share
             self.operations = operations
             self._counts.clear()
+            self._refused = 0
 
     def throttled(self, operation: str) -> bool:
+        return self.refusal(operation) is not None
+
+    def refusal(self, operation: str) -> int | None:
+        """None if this request passes; else how many were refused before it (all operations)."""
         with self._lock:
             if not self.share or (
                 self.operations is not None and operation not in self.operations
             ):
-                return False
+                return None
             n = self._counts.get(operation, 0)
             self._counts[operation] = n + 1
-            return math.floor((n + 1) * self.share) > math.floor(n * self.share)
+            if math.floor((n + 1) * self.share) == math.floor(n * self.share):
+                return None
+            self._refused += 1
+            return self._refused - 1
+
+
+class UpdatesInFlight:
+    """Each image set's UpdateImageSetMetadata requests being served right now, so the call
+    log can show whether a client ever had two updates of one image set under way at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._serving: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def serving(self, image_set_id: str) -> Iterator[int]:
+        """Count this request while it is served; yields how many are, itself included."""
+        with self._lock:
+            count = self._serving.get(image_set_id, 0) + 1
+            self._serving[image_set_id] = count
+        try:
+            yield count
+        finally:
+            with self._lock:
+                self._serving[image_set_id] -= 1
+                if not self._serving[image_set_id]:
+                    del self._serving[image_set_id]
 
 
 class CallLog:
@@ -134,13 +184,22 @@ class CallLog:
     An entry is added when a request arrives and gets its status once the answer is decided,
     so a request still being worked on (or a response being held) shows `"status": null`
     only until then. Bounded: the oldest entries go once `CALL_LOG_SIZE` is reached.
+
+    Each entry also carries botocore's retry headers (`invocationId`, the same on every attempt
+    of one call; `attempt` and `maxAttempts`) and, for an update, `inFlight` (see
+    `EmulatorApp._logged_operation`); null where they do not apply.
     """
 
     def __init__(self, size: int = CALL_LOG_SIZE) -> None:
         self._lock = threading.Lock()
         self._calls: deque[dict[str, Any]] = deque(maxlen=size)
 
-    def begin(self, operation: str | None, image_set_id: str | None) -> dict[str, Any]:
+    def begin(
+        self,
+        operation: str | None,
+        image_set_id: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         # The clock is read under the lock so `at` never goes backwards along the log.
         with self._lock:
             entry = {
@@ -148,6 +207,8 @@ class CallLog:
                 "imageSetId": image_set_id,
                 "status": None,
                 "at": time.time(),
+                **dict.fromkeys(_DETAILS),
+                **(details or {}),
             }
             self._calls.append(entry)
         return entry
@@ -188,9 +249,15 @@ class EmulatorApp:
     ) -> None:
         self.store = store
         self.throttle = throttle or Throttle()
-        self.throttle_share = ThrottleShare()
+        self.throttle_share = CallShare()
+        self.fault_share = CallShare()
+        # The statuses the fault knob answers with, in turn.
+        self.fault_statuses: tuple[int, ...] = (500,)
+        self._updates_in_flight = UpdatesInFlight()
         self.call_log = CallLog()
         self.validate_responses = validate_responses
+        # Seconds every operation request waits before it is handled: a network round trip.
+        self.latency = 0.0
         self._knob_lock = threading.Lock()
         # Image set ID -> seconds to hold the response of its next applied update.
         self._lost_responses: dict[str, float] = {}
@@ -239,14 +306,38 @@ class EmulatorApp:
             return answer
         operation, labels = found
         image_set_id = labels.get("imageSetId") or labels.get("sourceImageSetId")
-        entry = self.call_log.begin(operation.name, image_set_id)
-        answer = self._operation(environ, operation, labels, body)
-        self.call_log.finish(entry, answer[0])
-        if answer[0] == 200 and operation.name == "UpdateImageSetMetadata":
+        details = _sdk_attempt(environ)
+        if operation.name == _UPDATE and image_set_id:
+            with self._updates_in_flight.serving(image_set_id) as serving:
+                # The image set's updates under way: those being served, plus an earlier
+                # one that has not settled (the set is LOCKED). One at a time shows 1.
+                details["inFlight"] = serving + self.store.is_locked(
+                    labels["datastoreId"], image_set_id
+                )
+                answer = self._answer(environ, operation, labels, body, details)
+        else:
+            answer = self._answer(environ, operation, labels, body, details)
+        if answer[0] == 200 and operation.name == _UPDATE:
             with self._knob_lock:
                 hold = self._lost_responses.pop(image_set_id or "", None)
             if hold:
                 self._closing.wait(hold)
+        return answer
+
+    def _answer(
+        self,
+        environ: dict,
+        operation: OperationModel,
+        labels: dict[str, str],
+        body: bytes,
+        details: dict[str, Any],
+    ) -> tuple[int, dict[str, str], bytes]:
+        image_set_id = labels.get("imageSetId") or labels.get("sourceImageSetId")
+        entry = self.call_log.begin(operation.name, image_set_id, details)
+        if self.latency:
+            self._closing.wait(self.latency)
+        answer = self._operation(environ, operation, labels, body)
+        self.call_log.finish(entry, answer[0])
         return answer
 
     def _operation(
@@ -264,6 +355,12 @@ class EmulatorApp:
                 operation.name
             ):
                 raise ThrottlingException("Rate exceeded")
+            fault = self.fault_share.refusal(operation.name)
+            if fault is not None:
+                kind, message = _FAULTS[
+                    self.fault_statuses[fault % len(self.fault_statuses)]
+                ]
+                raise kind(message)
             params = spec.parse_request(
                 operation, labels, environ.get("QUERY_STRING", ""), body
             )
@@ -300,9 +397,9 @@ class EmulatorApp:
     def _control(
         self, method: str, path: str, query_string: str, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """Test knobs: the update and import delays, throttling, failures and lost responses
-        injected into the next update, and the call log. A bad value is a 400 with the reason,
-        never a 500."""
+        """Test knobs: the update and import delays, latency, throttling and server faults,
+        failures, lost responses and LOCKED holds injected into the next update, and the call
+        log. A bad value is a 400 with the reason, never a 500."""
         try:
             data = json.loads(body) if body.strip() else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -356,6 +453,15 @@ class EmulatorApp:
             with self._knob_lock:
                 self._lost_responses[match.group(1)] = hold
             return _json(200, {"imageSetId": match.group(1), "holdSeconds": hold})
+        match = _HOLD_LOCKED_PATH.fullmatch(path)
+        if match and method == "POST":
+            polls = data.get("lockedPolls")
+            if polls is not None and (
+                isinstance(polls, bool) or not isinstance(polls, int) or polls < 0
+            ):
+                raise BadKnob("lockedPolls must be a whole number, 0 or more, or null")
+            self.store.hold_next_update_locked(match.group(1), polls)
+            return _json(200, {"imageSetId": match.group(1), "lockedPolls": polls})
         return _json(404, {"message": "Unknown emulator control endpoint"})
 
     def _config(self) -> dict[str, Any]:
@@ -366,6 +472,12 @@ class EmulatorApp:
             "throttling": self.throttle.enabled,
             "throttleShare": float(self.throttle_share.share),
             "throttleOperations": None if operations is None else sorted(operations),
+            "faultShare": float(self.fault_share.share),
+            "faultStatuses": list(self.fault_statuses),
+            "faultOperations": None
+            if self.fault_share.operations is None
+            else sorted(self.fault_share.operations),
+            "latencySeconds": self.latency,
             "strict": self.store.strict,
         }
 
@@ -377,6 +489,10 @@ class EmulatorApp:
             "throttling",
             "throttleShare",
             "throttleOperations",
+            "faultShare",
+            "faultStatuses",
+            "faultOperations",
+            "latencySeconds",
         }
         if unknown:
             raise BadKnob(
@@ -400,19 +516,37 @@ class EmulatorApp:
             throttling = data["throttling"]
         share = self.throttle_share.share
         if "throttleShare" in data:
-            value = _number(data["throttleShare"], "throttleShare")
-            if value > 1:
-                raise BadKnob("throttleShare must be between 0 and 1")
-            # The decimal as written, not its binary approximation: 0.1 * 10 must be 1.
-            share = Fraction(repr(value))
+            share = _share(data["throttleShare"], "throttleShare")
         operations = self.throttle_share.operations
         if "throttleOperations" in data:
-            operations = _operation_names(data["throttleOperations"])
+            operations = _operation_names(
+                data["throttleOperations"], "throttleOperations"
+            )
+        fault_share = self.fault_share.share
+        if "faultShare" in data:
+            fault_share = _share(data["faultShare"], "faultShare")
+        fault_operations = self.fault_share.operations
+        if "faultOperations" in data:
+            fault_operations = _operation_names(
+                data["faultOperations"], "faultOperations"
+            )
+        fault_statuses = self.fault_statuses
+        if "faultStatuses" in data:
+            fault_statuses = _fault_statuses(data["faultStatuses"])
+        latency = self.latency
+        if "latencySeconds" in data:
+            latency = _number(data["latencySeconds"], "latencySeconds")
+            if latency > MAX_LATENCY_SECONDS:
+                raise BadKnob(f"latencySeconds must be at most {MAX_LATENCY_SECONDS:g}")
         self.store.update_delay = delay
         self.store.import_delay = import_delay
+        self.latency = latency
         self.throttle.enabled = throttling
         if "throttleShare" in data or "throttleOperations" in data:
             self.throttle_share.configure(share, operations)
+        self.fault_statuses = fault_statuses
+        if {"faultShare", "faultStatuses", "faultOperations"} & set(data):
+            self.fault_share.configure(fault_share, fault_operations)
 
 
 def _number(value: object, name: str) -> float:
@@ -428,17 +562,54 @@ def _number(value: object, name: str) -> float:
     return number
 
 
-def _operation_names(value: object) -> frozenset[str] | None:
+def _share(value: object, name: str) -> Fraction:
+    number = _number(value, name)
+    if number > 1:
+        raise BadKnob(f"{name} must be between 0 and 1")
+    # The decimal as written, not its binary approximation: 0.1 * 10 must be 1.
+    return Fraction(repr(number))
+
+
+def _fault_statuses(value: object) -> tuple[int, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(
+            # Exactly an int: JSON's true is not a status.
+            type(status) is int and status in _FAULTS
+            for status in value
+        )
+    ):
+        known = ", ".join(map(str, _FAULTS))
+        raise BadKnob(f"faultStatuses must be a non-empty list of {known}")
+    return tuple(value)
+
+
+def _operation_names(value: object, name: str) -> frozenset[str] | None:
     """`null` means every operation; otherwise a list of HealthImaging operation names."""
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise BadKnob("throttleOperations must be a list of operation names or null")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadKnob(f"{name} must be a list of operation names or null")
     known = set(spec.service_model().operation_names)
     unknown = sorted(set(value) - known)
     if unknown:
-        raise BadKnob(f"Unknown operations in throttleOperations: {', '.join(unknown)}")
+        raise BadKnob(f"Unknown operations in {name}: {', '.join(unknown)}")
     return frozenset(value)
+
+
+def _sdk_attempt(environ: dict) -> dict[str, Any]:
+    """botocore's retry headers: `amz-sdk-invocation-id`, the same on every attempt of one
+    call, and `amz-sdk-request: attempt=2; max=3` (null where a client sends none)."""
+    fields = dict(
+        part.strip().partition("=")[::2]
+        for part in environ.get("HTTP_AMZ_SDK_REQUEST", "").split(";")
+    )
+    numbers = {
+        key: int(fields[name]) if fields.get(name, "").isdigit() else None
+        for key, name in (("attempt", "attempt"), ("maxAttempts", "max"))
+    }
+    return {"invocationId": environ.get("HTTP_AMZ_SDK_INVOCATION_ID"), **numbers}
 
 
 def _json(status: int, document: dict) -> tuple[int, dict[str, str], bytes]:

@@ -1,5 +1,6 @@
-"""The emulator's fault knobs: throttling a share of the calls, losing an update's response,
-the call log, and refusing bad knob values, all driven by real boto3 over HTTP.
+"""The emulator's fault knobs: throttling or failing a share of the calls, losing an update's
+response, holding an update LOCKED, the call log (with the SDK's attempts and the updates in
+flight), and refusing bad knob values, all driven by real boto3 over HTTP.
 
 They exist for tests of clients that must survive HealthImaging's faults (a worker applying
 updates), so each knob is checked for exactly the behaviour such a test will count on.
@@ -17,13 +18,14 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from apps.emulator.server import EmulatorServer
 from apps.emulator.state import STALE_VERSION_MESSAGE
-from apps.emulator.wire import ThrottleShare
+from apps.emulator.wire import CallShare
 from tests.support.emulator import (
     clear_emulator_calls,
     control,
     control_status,
     emulator_calls,
     emulator_config,
+    hold_next_update_locked,
     lose_next_update_response,
     make_client,
     seed_archive,
@@ -61,6 +63,10 @@ def reset_knobs(server) -> Iterator[None]:
             "throttling": False,
             "throttleShare": 0,
             "throttleOperations": None,
+            "faultShare": 0,
+            "faultStatuses": [500],
+            "faultOperations": None,
+            "latencySeconds": 0,
         },
     )
     clear_emulator_calls(server.url)
@@ -108,7 +114,7 @@ def wait_for_call(url: str, operation: str, image_set_id: str) -> dict:
     [(0, 0), (0.1, 10), (0.25, 25), (0.5, 50), (0.57, 57), (0.999, 99), (1, 100)],
 )
 def test_throttle_share_refuses_exactly_that_share_of_100_calls(share, throttled):
-    knob = ThrottleShare()
+    knob = CallShare()
     knob.configure(share=Fraction(repr(float(share))), operations=None)
     assert sum(knob.throttled("GetImageSet") for _ in range(100)) == throttled
 
@@ -229,6 +235,176 @@ def test_emulator_config_helper_puts_back_what_it_changed(server):
     after = control(server.url, "config")
     assert after["throttleShare"] == 0
     assert after["throttleOperations"] is None
+
+
+# -- faultShare, the SDK's attempts in the call log ------------------------------------------
+
+
+def test_fault_share_answers_that_share_with_the_listed_statuses_in_turn(
+    server, archive
+):
+    datastore_id, image_set_ids = archive
+    client = make_client(server.url, attempts=1)
+    config = control(
+        server.url,
+        "config",
+        {
+            "faultShare": 0.5,
+            "faultStatuses": [500, 503, 429],
+            "faultOperations": ["GetImageSet"],
+        },
+    )
+    assert (config["faultShare"], config["faultStatuses"]) == (0.5, [500, 503, 429])
+    assert config["faultOperations"] == ["GetImageSet"]
+
+    answers = []
+    for _ in range(12):
+        try:
+            client.get_image_set(datastoreId=datastore_id, imageSetId=image_set_ids[0])
+        except ClientError as error:
+            answers.append(error_of(error))
+        else:
+            answers.append(200)
+    client.get_image_set_metadata(datastoreId=datastore_id, imageSetId=image_set_ids[0])
+
+    faults = [
+        ("InternalServerException", "Internal server error", 500),
+        ("ServiceUnavailableException", "Service unavailable", 503),
+        ("ThrottlingException", "Rate exceeded", 429),
+    ]
+    assert answers == [answer for fault in faults * 2 for answer in (200, fault)]
+    assert [call["status"] for call in emulator_calls(server.url)] == [
+        200,
+        500,
+        200,
+        503,
+        200,
+        429,
+    ] * 2 + [200], "faults are logged; other operations pass"
+
+
+def test_the_call_log_records_every_sdk_attempt_of_one_call_under_its_invocation_id(
+    server, archive
+):
+    datastore_id, image_set_ids = archive
+    client = make_client(server.url, attempts=3)
+    with (
+        emulator_config(server.url, faultShare=1, faultStatuses=[503]),
+        pytest.raises(ClientError) as excinfo,
+    ):
+        client.get_image_set(datastoreId=datastore_id, imageSetId=image_set_ids[0])
+    assert error_of(excinfo.value)[2] == 503
+    client.get_image_set(datastoreId=datastore_id, imageSetId=image_set_ids[0])
+    with pytest.raises(ClientError):
+        client.get_image_set(datastoreId=datastore_id, imageSetId="0" * 32)
+
+    calls = emulator_calls(server.url)
+    assert [
+        (call["status"], call["attempt"], call["maxAttempts"]) for call in calls
+    ] == [(503, 1, 3), (503, 2, 3), (503, 3, 3), (200, 1, 3), (404, 1, 3)]
+    invocations = [call["invocationId"] for call in calls]
+    assert len(set(invocations[:3])) == 1, "one call, one invocation ID"
+    assert len(set(invocations)) == 3
+    assert all(call["inFlight"] is None for call in calls), "updates only"
+
+
+# -- inFlight: updates of one image set under way at once ------------------------------------
+
+
+def test_in_flight_counts_an_update_sent_before_the_last_one_settled(server, archive):
+    datastore_id, image_set_ids = archive
+    image_set_id = image_set_ids[8]
+    client = make_client(server.url)
+    with emulator_config(server.url, updateDelaySeconds=3600):
+        update_patient_name(client, datastore_id, image_set_id, "1", "FIRST^UPDATE")
+        with pytest.raises(ClientError) as excinfo:
+            update_patient_name(client, datastore_id, image_set_id, "2", "TOO^SOON")
+    assert error_of(excinfo.value)[0] == "ConflictException"
+    updates = emulator_calls(server.url, operation="UpdateImageSetMetadata")
+    assert [(call["status"], call["inFlight"]) for call in updates] == [
+        (200, 1),
+        (409, 2),
+    ]
+
+
+def test_in_flight_counts_updates_of_one_image_set_served_at_the_same_time(
+    server, archive
+):
+    datastore_id, image_set_ids = archive
+    image_set_id = image_set_ids[9]
+    answers: list[int] = []
+
+    def send(name: str) -> None:
+        try:
+            update_patient_name(
+                make_client(server.url), datastore_id, image_set_id, "1", name
+            )
+            answers.append(200)
+        except ClientError as error:
+            answers.append(error_of(error)[2])
+
+    # Each request waits 0.5 s in its own server thread: the two are served together.
+    with emulator_config(server.url, latencySeconds=0.5):
+        senders = [
+            threading.Thread(target=send, args=(f"AT^ONCE{number}",))
+            for number in range(2)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=10)
+    updates = emulator_calls(server.url, operation="UpdateImageSetMetadata")
+    assert sorted(call["inFlight"] for call in updates) == [1, 2]
+    assert (
+        sorted(answers) == sorted(call["status"] for call in updates) == [200, 404]
+    ), "the service itself lets one of them through"
+
+
+# -- hold-next-update-locked -------------------------------------------------------------------
+
+
+def poll(client, datastore_id: str, image_set_id: str) -> tuple[str, str]:
+    properties = client.get_image_set(datastoreId=datastore_id, imageSetId=image_set_id)
+    return properties["imageSetState"], properties["imageSetWorkflowStatus"]
+
+
+def test_hold_locked_keeps_the_next_update_locked_for_that_many_polls(server, archive):
+    datastore_id, image_set_ids = archive
+    image_set_id = image_set_ids[10]
+    client = make_client(server.url)
+    assert hold_next_update_locked(server.url, image_set_id, 3) == {
+        "imageSetId": image_set_id,
+        "lockedPolls": 3,
+    }
+    assert poll(client, datastore_id, image_set_id) == ("ACTIVE", "CREATED"), (
+        "nothing is held before the update"
+    )
+
+    update_patient_name(client, datastore_id, image_set_id, "1", "HELD^THREE")
+    seen = [poll(client, datastore_id, image_set_id) for _ in range(5)]
+
+    assert seen == [("LOCKED", "UPDATING")] * 3 + [("ACTIVE", "UPDATED")] * 2
+    update_patient_name(client, datastore_id, image_set_id, "2", "NOT^HELD")
+    assert poll(client, datastore_id, image_set_id) == ("ACTIVE", "UPDATED"), (
+        "the knob holds one update"
+    )
+
+
+def test_hold_locked_without_a_count_keeps_the_image_set_locked_for_ever(
+    server, archive
+):
+    datastore_id, image_set_ids = archive
+    image_set_id = image_set_ids[11]
+    client = make_client(server.url)
+    hold_next_update_locked(server.url, image_set_id, None)
+    update_patient_name(client, datastore_id, image_set_id, "1", "HELD^FOR^EVER")
+
+    assert {poll(client, datastore_id, image_set_id) for _ in range(20)} == {
+        ("LOCKED", "UPDATING")
+    }
+    with pytest.raises(ClientError) as excinfo:
+        update_patient_name(client, datastore_id, image_set_id, "2", "REFUSED")
+    assert error_of(excinfo.value)[0] == "ConflictException"
 
 
 # -- lose-next-update-response -----------------------------------------------------------------
@@ -363,6 +539,43 @@ def _swallow(function, *args) -> None:
         function(*args)
 
 
+# -- latencySeconds ----------------------------------------------------------------------------
+
+
+def test_latency_delays_every_operation_but_not_the_knobs_and_calls_overlap(
+    server, archive
+):
+    datastore_id, image_set_ids = archive
+    client = make_client(server.url)
+    with emulator_config(server.url, latencySeconds=0.5) as inside:
+        assert inside["latencySeconds"] == 0.5
+        started = time.monotonic()
+        client.get_image_set(datastoreId=datastore_id, imageSetId=image_set_ids[0])
+        assert time.monotonic() - started >= 0.5
+
+        started = time.monotonic()
+        control(server.url, "health")
+        knob_seconds = time.monotonic() - started
+
+        # Six calls at once: each waits in its own server thread, not behind the others.
+        calls = [
+            threading.Thread(
+                target=make_client(server.url).get_image_set,
+                kwargs={"datastoreId": datastore_id, "imageSetId": image_set_id},
+            )
+            for image_set_id in image_set_ids[:6]
+        ]
+        started = time.monotonic()
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join(timeout=10)
+        together = time.monotonic() - started
+    assert knob_seconds < 0.5
+    assert together < 6 * 0.5
+    assert control(server.url, "config")["latencySeconds"] == 0
+
+
 # -- the call log ------------------------------------------------------------------------------
 
 
@@ -465,7 +678,31 @@ def test_a_large_update_delay_keeps_an_updated_image_set_locked(server, archive)
         ("config", {"throttleOperations": [1]}, "throttleOperations"),
         ("config", {"throttleOperations": ["GetImageSets"]}, "GetImageSets"),
         ("config", {"throttleshare": 0.5}, "throttleshare"),
+        ("config", {"latencySeconds": -0.05}, "latencySeconds"),
+        ("config", {"latencySeconds": 6}, "latencySeconds"),
+        ("config", {"latencySeconds": "50ms"}, "latencySeconds"),
+        ("config", {"faultShare": 1.5}, "faultShare"),
+        ("config", {"faultStatuses": [404]}, "faultStatuses"),
+        ("config", {"faultStatuses": []}, "faultStatuses"),
+        ("config", {"faultStatuses": [True]}, "faultStatuses"),
+        ("config", {"faultStatuses": 500}, "faultStatuses"),
+        ("config", {"faultOperations": ["GetImageSets"]}, "GetImageSets"),
         ("config", [0.5], "JSON object"),
+        (
+            "image-sets/" + "a" * 32 + "/hold-next-update-locked",
+            {"lockedPolls": -1},
+            "lockedPolls",
+        ),
+        (
+            "image-sets/" + "a" * 32 + "/hold-next-update-locked",
+            {"lockedPolls": 1.5},
+            "lockedPolls",
+        ),
+        (
+            "image-sets/" + "a" * 32 + "/hold-next-update-locked",
+            {"lockedPolls": True},
+            "lockedPolls",
+        ),
         (
             "image-sets/" + "a" * 32 + "/lose-next-update-response",
             {"holdSeconds": 0},

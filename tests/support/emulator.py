@@ -128,7 +128,8 @@ def emulator_config(url: str, **settings: object) -> Iterator[dict]:
 def emulator_calls(
     url: str, *, operation: str | None = None, image_set_id: str | None = None
 ) -> list[dict]:
-    """The emulator's call log, oldest first: {"operation", "imageSetId", "status", "at"}."""
+    """The emulator's call log, oldest first: {"operation", "imageSetId", "status", "at",
+    "invocationId", "attempt", "maxAttempts", "inFlight"} (see the README's knob table)."""
     query = urllib.parse.urlencode(
         {
             key: value
@@ -151,4 +152,14 @@ def lose_next_update_response(url: str, image_set_id: str, hold_seconds: float) 
         url,
         f"image-sets/{image_set_id}/lose-next-update-response",
         {"holdSeconds": hold_seconds},
+    )
+
+
+def hold_next_update_locked(url: str, image_set_id: str, polls: int | None) -> dict:
+    """Have the emulator keep `image_set_id` LOCKED after its next update until `polls`
+    GetImageSet calls have seen it so (None: for ever)."""
+    return control(
+        url,
+        f"image-sets/{image_set_id}/hold-next-update-locked",
+        {"lockedPolls": polls},
     )
