@@ -355,8 +355,10 @@ CELERY_TASK_IGNORE_RESULT = True  # job state lives in our own tables
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 120
-CELERY_TASK_SOFT_TIME_LIMIT = 90
+# The longest one step of a job may run (each step makes one HealthImaging call); at the
+# soft limit the step stops cleanly and waits for its next turn.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", default=120, minimum=4)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 3 // 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Unacknowledged messages go back to the queue after this; it must exceed the longest task
 # (time limit) plus the longest countdown (EDIT_POLL_MAX_SECONDS), and it bounds how long a

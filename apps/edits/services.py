@@ -46,8 +46,9 @@ from apps.healthimaging.types import ImageSet
 logger = logging.getLogger(__name__)
 
 ADVANCE_TASK = "apps.edits.tasks.advance_edit"
-# Longer than one step can take (the task's hard time limit), so a live step keeps its lease.
-LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT + 30
+# Longer than one step can take (the task's hard time limit), so a live step keeps its lease;
+# a quarter more for the pool's time-limit check and clocks that differ between workers.
+LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT * 5 / 4
 # Steps of one edit that may die with their worker before the edit is given up.
 MAX_INTERRUPTIONS = 3
 # A message delivered this much before the row's next check is a duplicate of a later one.
@@ -403,9 +404,18 @@ def check_again(
 # -- the worker's step -------------------------------------------------------------------
 
 
-def advance_edit(edit_id: uuid.UUID | str) -> None:
-    """Take the edit's next step, if it is due and no other step holds it."""
-    lease = _take_lease(edit_id)
+def advance_edit(
+    edit_id: uuid.UUID | str,
+    *,
+    step_id: uuid.UUID | str | None = None,
+    redelivered: bool = False,
+) -> None:
+    """Take the edit's next step, if it is due and no other step holds it.
+
+    `step_id` names the step (the task's id, which its message keeps when the broker hands
+    it out again); `redelivered` says the broker did.
+    """
+    lease = _take_lease(edit_id, step_id=step_id, redelivered=redelivered)
     if lease is None:
         return
     edit = MetadataEdit.objects.select_related("requested_by").get(pk=edit_id)
@@ -490,10 +500,18 @@ _STEP_FIELDS = (
 )
 
 
-def _take_lease(edit_id: uuid.UUID | str) -> uuid.UUID | None:
-    """Claim the row for one step: active, due, and not held by a live step."""
+def _take_lease(
+    edit_id: uuid.UUID | str,
+    *,
+    step_id: uuid.UUID | str | None,
+    redelivered: bool,
+) -> uuid.UUID | None:
+    """Claim the row for one step: active, due, and not held by a live step.
+
+    The lease is the step's id, so a redelivered message knows the lease it took before.
+    """
     now = timezone.now()
-    lease = uuid.uuid4()
+    lease = uuid.UUID(str(step_id)) if step_id else uuid.uuid4()
     expires = now + datetime.timedelta(seconds=LEASE_SECONDS)
     due = MetadataEdit.objects.filter(
         pk=edit_id, status__in=MetadataEdit.ACTIVE
@@ -502,9 +520,15 @@ def _take_lease(edit_id: uuid.UUID | str) -> uuid.UUID | None:
     )
     if due.filter(lease__isnull=True).update(lease=lease, lease_expires_at=expires):
         return lease
-    # An expired lease: the step holding it died (a killed worker, a crash). Counted, so a
-    # job that takes its worker down every time stops instead of looping.
-    interrupted = due.filter(lease_expires_at__lt=now).update(
+    # A lease held by a step that died (a killed worker, a crash): it expired, or this very
+    # message holds it and came back. The broker hands a message out again only once the
+    # delivery that took it is dead (its pool process lost, or its worker silent past the
+    # visibility timeout, longer than any step), so its step need not wait out the lease.
+    # Counted, so a job that takes its worker down every time stops instead of looping.
+    dead = Q(lease_expires_at__lt=now)
+    if redelivered:
+        dead |= Q(lease=lease)
+    interrupted = due.filter(dead).update(
         lease=lease, lease_expires_at=expires, interruptions=F("interruptions") + 1
     )
     return lease if interrupted else None
@@ -523,10 +547,13 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
         logger.warning("Update limiter unreachable for edit %s", edit.id)
         return _wait(edit, now, errors.Unavailable("the update limiter is unreachable"))
     if wait:
+        # Edits before this one that wait for a slot: not one whose step runs now, which may
+        # be the very edit sending with the slot this one was refused.
         ahead = MetadataEdit.objects.filter(
             status=Status.QUEUED,
             accepted_version__isnull=True,
             created_at__lt=edit.created_at,
+            lease__isnull=True,
         ).count()
         # Come back about when this edit's turn comes, not all at once with every other.
         return wait + ahead * pacing.update_interval() + random.uniform(0, 0.5)  # noqa: S311
@@ -561,6 +588,8 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
     except errors.HealthImagingError as error:
         _finish(edit, Status.FAILED, now, message=_failure_text(error))
         return None
+    finally:
+        pacing.update_ended()
     _accept(edit, accepted.version, now)
     return settings.EDIT_POLL_FIRST_SECONDS
 
@@ -789,5 +818,9 @@ def reconcile_edits() -> int:
     for edit_id in stuck:
         schedule_step(edit_id)
     if stuck:
-        logger.info("Reconciler re-drove %d edits", len(stuck))
+        logger.info(
+            "Reconciler re-drove %d edits: %s",
+            len(stuck),
+            " ".join(str(edit_id) for edit_id in stuck),
+        )
     return len(stuck)

@@ -8,7 +8,12 @@ from botocore.stub import Stubber
 
 from apps.emulator.server import EmulatorServer
 from apps.healthimaging import errors
-from apps.healthimaging.gateway import HealthImagingGateway, build_client, get_gateway
+from apps.healthimaging.gateway import (
+    HealthImagingGateway,
+    build_client,
+    get_gateway,
+    get_probe_gateway,
+)
 from apps.healthimaging.types import ImageSetSummary
 from tests.support.emulator import control, fresh_image_sets, make_client
 
@@ -32,15 +37,28 @@ def test_build_client_turns_off_the_runtime_host_prefix_only_for_an_endpoint_ove
     assert aws.meta.config.inject_host_prefix is True
     assert aws.meta.endpoint_url == "https://medical-imaging.eu-west-1.amazonaws.com"
     for client in (emulator, aws):
-        assert client.meta.config.retries == {
-            "mode": "standard",
-            "total_max_attempts": 3,
-        }
         assert (
             client.meta.config.connect_timeout,
             client.meta.config.read_timeout,
         ) == (4, 4)
         assert client.meta.region_name == "eu-west-1"
+
+
+def test_the_production_client_pins_standard_retries_with_3_attempts(
+    healthimaging, figure
+):
+    """Stated, not left to botocore's default, which went from legacy (5 attempts) to
+    standard (3) between 1.43 and 1.44: a dependency bump can not change the retry volume.
+    The health probe makes one attempt, so it answers quickly."""
+    retries = get_gateway().client.meta.config.retries
+    aws = build_client(endpoint_url=None, region="eu-west-1", timeout_seconds=4)
+    figure("R13", "production client retries", retries)
+    assert retries == {"mode": "standard", "total_max_attempts": 3}
+    assert aws.meta.config.retries == retries
+    assert get_probe_gateway().client.meta.config.retries == {
+        "mode": "standard",
+        "total_max_attempts": 1,
+    }
 
 
 def test_list_datastores_follows_every_page(tmp_path):

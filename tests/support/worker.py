@@ -4,13 +4,15 @@ Both run as child processes in their own process groups, so a test can kill them
 an operator or the kernel would (SIGKILL) and start them again.
 """
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -187,6 +189,7 @@ class CeleryWorker(ChildProcess):
         if beat:
             argv += ["--beat", "--schedule", str(log.parent / f"{name}-beat-schedule")]
         super().__init__(argv, env=env, log=log)
+        self.beat = beat
 
     def start(self, timeout: float = 60) -> "CeleryWorker":
         super().start()
@@ -198,3 +201,40 @@ class CeleryWorker(ChildProcess):
                 )
             time.sleep(0.1)
         return self
+
+    def pool_children(self) -> list[int]:
+        """Pids of the prefork pool's processes: the main process's children, from /proc.
+
+        Embedded beat would be one more child, indistinguishable there, so only a worker
+        started without it has a pool to list.
+        """
+        if self.beat:
+            raise ValueError(
+                "a worker with embedded beat: its children are not all pool"
+            )
+        children = []
+        for thread in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # the thread ended meanwhile
+                children += [
+                    int(pid) for pid in (thread / "children").read_text().split()
+                ]
+        return children
+
+    def kill_pool_child(self, pid: int) -> None:
+        """SIGKILL one pool process, as the kernel's OOM killer would; the pool replaces it."""
+        if pid not in self.pool_children():
+            raise ValueError(f"{pid} is not one of this worker's pool processes")
+        os.kill(pid, signal.SIGKILL)
+
+
+def start_together(
+    start: Callable[..., CeleryWorker], *names: str, **options: object
+) -> list[CeleryWorker]:
+    """Start one worker per name at once (each takes seconds to be ready), the first with
+    the beat scheduler; `start` is the `start_worker` fixture."""
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        started = [
+            pool.submit(start, name=name, beat=index == 0, **options)
+            for index, name in enumerate(names)
+        ]
+        return [future.result() for future in started]
