@@ -9,7 +9,6 @@ broker's append-only file on disk and every URL in the access log.
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from apps.healthimaging.gateway import get_gateway
 from tests.support.canary import PREFIX, canary_name, canary_token
 from tests.support.edits import redis_contents, wait_until
 from tests.support.emulator import control, fresh_image_sets
-from tests.support.worker import ChildProcess, database_url, free_port, worker_env
+from tests.support.portal import signed_in
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -31,68 +30,11 @@ ACCESS_LINE = re.compile(r'"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) HTT
 
 
 @pytest.fixture
-def portal(healthimaging, broker, tmp_path, settings):
-    """The portal under gunicorn on 127.0.0.1, logging at DEBUG, sharing the test's
-    database, Redis and emulator; its URL and its log file."""
-    from django.db import connection
-
-    port = free_port()
-    env = worker_env(
-        database_url=database_url(connection.settings_dict),
-        redis_url=broker.url,
-        emulator_url=healthimaging.url,
-        var_dir=tmp_path / "var",
-        overrides={
-            "DJANGO_LOG_LEVEL": "DEBUG",
-            "DJANGO_LOG_FORMAT": "json",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        },
-    )
-    server = ChildProcess(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "imaging_portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env=env,
-        log=tmp_path / "gunicorn.log",
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/healthz", timeout=2).status_code in {200, 503}
-        except requests.ConnectionError:
-            assert server.process.poll() is None, server.output()
-            return False
-
-    wait_until(up, timeout=60, what="gunicorn serving", poll=0.2)
-    yield url, server
-    server.stop()
-
-
-def signed_in(url: str, username: str) -> requests.Session:
-    session = requests.Session()
-    form = session.get(f"{url}/login/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
-    answer = session.post(
-        f"{url}/login/",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": token,
-        },
-        headers={"Referer": f"{url}/login/"},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, answer.text[:500]
-    return session
+def portal(start_portal):
+    """The portal logging at DEBUG, as JSON: the most it ever logs."""
+    return start_portal(
+        overrides={"DJANGO_LOG_LEVEL": "DEBUG", "DJANGO_LOG_FORMAT": "json"}
+    ).wait_until_serving()
 
 
 def put_canaries(datastore_id: str, image_set_id: str) -> dict[str, str]:
@@ -122,7 +64,8 @@ def put_canaries(datastore_id: str, image_set_id: str) -> dict[str, str]:
 def test_no_canary_in_logs_broker_or_urls_after_the_whole_run(
     portal, start_worker, healthimaging, broker, make_user, figure, tmp_path_factory
 ):
-    url, server = portal
+    server = portal
+    url = server.url
     worker = start_worker(overrides={"DJANGO_LOG_LEVEL": "DEBUG"})
     datastore_id, image_set_ids = fresh_image_sets(healthimaging, 4, name="canaries")
     seeded = [
@@ -134,7 +77,7 @@ def test_no_canary_in_logs_broker_or_urls_after_the_whole_run(
     )
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
-    pages = signed_in(url, editor.username)
+    pages = signed_in(url, editor.username, PASSWORD)
     search_url = f"{url}/datastores/{datastore_id}/"
 
     # What staff do with patient data: search by patient ID (page, htmx fragment, API,
