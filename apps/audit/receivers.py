@@ -8,6 +8,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 
+from axes.helpers import get_failure_limit
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.http import HttpRequest
@@ -87,7 +88,14 @@ def account_locked(
     ip_address: str | None = None,
     **kwargs: object,
 ) -> None:
-    """django-axes locked an account (or an address) after repeated failed sign-ins."""
+    """django-axes locked an account (or an address) after repeated failed sign-ins.
+
+    Axes sends the signal again for every attempt refused while the lock lasts; each of
+    those is already recorded as a failed sign-in, so the lock is recorded once, when it
+    starts.
+    """
+    if request is not None and not _lock_starts(request):
+        return
     audit_record(
         Action.ACCOUNT_LOCKED,
         actor=None,
@@ -95,6 +103,20 @@ def account_locked(
         ip_address=client_address(request) or _valid_address(ip_address),
         username=str(username or "")[:_USERNAME_LENGTH],
     )
+
+
+def _lock_starts(request: HttpRequest) -> bool:
+    """Whether this request's failure is the one that reached the limit.
+
+    Axes counts every failure, refused ones too (each restarts the cool-off), and notes the
+    count on the request; a refusal it did not count leaves None. A signal from elsewhere,
+    without axes' note, is taken as a lock that starts.
+    """
+    if not hasattr(request, "axes_failures_since_start"):
+        return True
+    failures = request.axes_failures_since_start
+    limit = get_failure_limit(request, getattr(request, "axes_credentials", None))
+    return failures is not None and failures <= limit
 
 
 def _memberships(

@@ -8,6 +8,7 @@ turns what would be an `UPDATE_FAILED` version minutes later into a message besi
 import datetime
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,18 @@ FORCE_REQUIRED = frozenset(
 )
 HEX_TAG = re.compile(r"[0-9A-F]{8}")
 NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+# Free text: always one value, so a backslash in it is text, not a value delimiter.
+SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
+_INTEGER_RANGES = {
+    "US": (0, 2**16 - 1),
+    "SS": (-(2**15), 2**15 - 1),
+    "UL": (0, 2**32 - 1),
+    "SL": (-(2**31), 2**31 - 1),
+    "UV": (0, 2**64 - 1),
+    "SV": (-(2**63), 2**63 - 1),
+    "IS": (-(2**31), 2**31 - 1),
+}
+_FLOAT32_MAX = 3.4028234663852886e38
 VALID_VRS = frozenset(
     [
         "AE",
@@ -87,15 +100,19 @@ _MAX_LENGTH = {
     "TM": 14,
     "UI": 64,
 }
+# DICOM's digits and padding are ASCII: Python's \d and \s would also take other scripts'
+# digits and spaces, which HealthImaging refuses.
 _CHECKS = {
-    "AS": re.compile(r"\d{3}[DWMY]"),
+    "AS": re.compile(r"[0-9]{3}[DWMY]"),
     "CS": re.compile(r"[A-Z0-9 _]*"),
-    "DS": re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*"),
-    "IS": re.compile(r"\s*[+-]?\d+\s*"),
+    "DS": re.compile(r" *[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)? *"),
+    "IS": re.compile(r" *[+-]?[0-9]+ *"),
     "UI": re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"),
 }
-_DATE = re.compile(r"\d{8}")
-_TIME = re.compile(r"(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?")
+_INTEGER = re.compile(r" *[+-]?[0-9]+ *")
+_DATE = re.compile(r"[0-9]{8}")
+# HH, HHMM, HHMMSS, HHMMSS.FFFFFF: a fraction only after the seconds (PS3.5 6.2).
+_TIME = re.compile(r"([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(\.[0-9]{1,6})?)?)?")
 
 
 @dataclass
@@ -126,13 +143,15 @@ def typed_value(text: str, vr: str | None) -> Any:
     (DICOM's backslash delimiter), numbers for binary numeric VRs, text otherwise."""
     if text == "":
         return None
-    if "\\" in text:
+    if "\\" in text and vr not in SINGLE_TEXT_VRS:
         return [typed_value(part, vr) for part in text.split("\\")]
     if vr in NUMERIC_VRS:
-        try:
-            number = float(text) if vr in {"FL", "FD"} else int(text)
-        except ValueError:
+        # Only DICOM's own spelling: int() and float() would also take "1_000" and
+        # other scripts' digits.
+        pattern = _CHECKS["DS"] if vr in {"FL", "FD"} else _INTEGER
+        if not pattern.fullmatch(text):
             return text  # reported by value_problem
+        number = float(text) if vr in {"FL", "FD"} else int(text)
         # NaN and infinities are not JSON: kept as text, which value_problem reports.
         return number if math.isfinite(number) else text
     return text
@@ -152,13 +171,9 @@ def value_problem(value: Any, vr: str | None) -> str | None:
     if value is None or vr is None:
         return None
     if vr in NUMERIC_VRS:
-        return (
-            None
-            if isinstance(value, int | float)
-            else f"Enter a number (value representation {vr})."
-        )
+        return _number_problem(value, vr)
     text = str(value)
-    if vr != "UT" and any(ord(char) < 32 for char in text if char not in "\t"):
+    if vr != "UT" and _has_control_characters(text, vr):
         return "Remove line breaks and control characters."
     limit = _MAX_LENGTH.get(vr)
     if vr == "PN":
@@ -178,7 +193,36 @@ def value_problem(value: Any, vr: str | None) -> str | None:
             "IS": "Enter a whole number.",
             "UI": "Enter a UID: numbers separated by dots, such as 1.2.840.10008.",
         }[vr]
+    if vr == "IS":
+        return _range_problem(int(text), vr)
     return None
+
+
+def _has_control_characters(text: str, vr: str) -> bool:
+    """Text values hold no control characters (C0, DEL, C1); LT and ST may hold a tab."""
+    allowed = "\t" if vr in SINGLE_TEXT_VRS else ""
+    return any(
+        unicodedata.category(char) == "Cc" and char not in allowed for char in text
+    )
+
+
+def _number_problem(value: Any, vr: str) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return f"Enter a number (value representation {vr})."
+    if vr == "FL" and abs(value) > _FLOAT32_MAX:
+        return "Enter a number the size of a 32-bit float (value representation FL)."
+    if vr in _INTEGER_RANGES:
+        if not isinstance(value, int):
+            return f"Enter a whole number (value representation {vr})."
+        return _range_problem(value, vr)
+    return None
+
+
+def _range_problem(number: int, vr: str) -> str | None:
+    low, high = _INTEGER_RANGES[vr]
+    if low <= number <= high:
+        return None
+    return f"Enter a whole number from {low} to {high} (value representation {vr})."
 
 
 def _person_name_problem(text: str) -> str | None:
