@@ -20,11 +20,14 @@ fmt: install
 browser:
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; else echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (the e2e tests skip without it)"; fi; }
 
+# The suite in two passes: everything else spread over the CPUs (pytest-xdist), then the
+# fault, load and security suite alone, so its timings and figures are its own.
 test: install lint browser
-	.venv/bin/pytest
+	.venv/bin/pytest --numprocesses auto -m "not reliability"
+	.venv/bin/pytest -m reliability
 
-# Only the fault, load and security suite (tests/reliability/; `make test` runs it too).
-# Its table of figures ends the output and is kept in var/reliability/.
+# Only the fault, load and security suite (tests/reliability/). Its table of figures ends the
+# output and is kept in var/reliability/.
 reliability: install browser
 	.venv/bin/pytest -m reliability
 

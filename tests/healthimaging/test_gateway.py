@@ -44,6 +44,7 @@ def test_build_client_turns_off_the_runtime_host_prefix_only_for_an_endpoint_ove
         assert client.meta.region_name == "eu-west-1"
 
 
+@pytest.mark.reliability  # R13: its figure belongs with the suite's
 def test_the_production_client_pins_standard_retries_with_3_attempts(
     healthimaging, figure
 ):
