@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.http import HTMX_STOP_POLLING
 
+from apps.audit.services import audit_access_denied
 from apps.core.viewtools import signed_in
 
 View = Callable[..., HttpResponse]
@@ -32,12 +33,17 @@ def forbidden(
     permission: str | None = None,
     exception: Exception | None = None,
 ) -> HttpResponse:
-    """The 403 page; also Django's `handler403`, which passes the exception."""
-    response = render(
+    """The 403 page; also Django's `handler403`, which passes the exception. The refusal
+    is audited."""
+    needed = PERMISSION_NEEDS.get(permission or "", "do this")
+    resolved = getattr(request, "resolver_match", None)
+    audit_access_denied(
         request,
-        "accounts/forbidden.html",
-        {"needed": PERMISSION_NEEDS.get(permission or "", "do this")},
-        status=403,
+        reason=f"the role may not {needed}",
+        kwargs=resolved.kwargs if resolved else None,
+    )
+    response = render(
+        request, "accounts/forbidden.html", {"needed": needed}, status=403
     )
     htmx = getattr(request, "htmx", False)
     if htmx and getattr(request, "is_background_poll", False):

@@ -14,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from apps.audit.services import audit_access_denied
 from apps.edits import services as edit_services
 from apps.healthimaging import errors as healthimaging
 from apps.imports import services as import_services
@@ -55,6 +56,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     exc = _translated(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handler answers (as JSON under /api/)
+    if isinstance(exc, exceptions.PermissionDenied):
+        audit_access_denied(
+            context["request"], reason=str(exc.detail), kwargs=context.get("kwargs")
+        )
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header

@@ -19,7 +19,7 @@ from apps.api.schema import (
     errors,
     form_parameters,
 )
-from apps.audit.services import audit_metadata_view
+from apps.audit.services import audit_metadata_view, audit_search
 from apps.imagesets import selectors
 from apps.imagesets.forms import ImageSetSearchForm
 
@@ -151,6 +151,13 @@ class ImageSetListApi(APIView):
         )
         if results.expired:
             raise serializers.ValidationError({"next_token": [EXPIRED_TOKEN]})
+        audit_search(
+            request._request,
+            datastore_id=datastore_id,
+            parameters=form.search_parameters(),
+            shown=len(results.items),
+            done=through_the_api(request, "Searched"),
+        )
         return Response(
             ImageSetSearchOutputSerializer(
                 {"items": results.items, "next_token": results.next_token}

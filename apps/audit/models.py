@@ -43,6 +43,8 @@ class AuditEvent(models.Model):
         SIGN_IN_FAILED = "auth.sign_in_failed", "Sign-in failed"
         ACCOUNT_LOCKED = "auth.locked", "Account locked after failed sign-ins"
         METADATA_VIEWED = "metadata.viewed", "Metadata viewed"
+        SEARCHED = "image_sets.searched", "Image sets searched"
+        ACCESS_DENIED = "access.denied", "Access refused for the role"
         ROLES_CHANGED = "roles.changed", "Roles changed"
         TOKEN_CREATED = "token.created", "API token created"
         TOKEN_REVOKED = "token.revoked", "API token revoked"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts.permissions import permission_required
 from apps.accounts.roles import BROWSE
-from apps.audit.services import audit_metadata_view
+from apps.audit.services import audit_metadata_view, audit_search
 from apps.core.viewtools import (
     healthimaging_failures,
     is_fragment,
@@ -57,6 +57,12 @@ def image_set_list(request: HttpRequest, datastore_id: str) -> HttpResponse:
             page_size=form.cleaned_data["page_size"],
             page=form.page(),
             cursor=form.cursor(),
+        )
+        audit_search(
+            request,
+            datastore_id=datastore_id,
+            parameters=form.search_parameters(),
+            shown=len(results.items),
         )
     # Paging links swap only the results; the form swaps itself and the results.
     only_results = bool(request.htmx) and request.htmx.target == "results"
