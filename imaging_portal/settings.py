@@ -366,6 +366,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_VISIBILITY_TIMEOUT = env_int(
     "CELERY_VISIBILITY_TIMEOUT", default=300, minimum=2 * CELERY_TASK_TIME_LIMIT
 )
+if (
+    CELERY_VISIBILITY_TIMEOUT < 2 * CELERY_TASK_TIME_LIMIT
+):  # the default, with a long limit
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be at least twice CELERY_TASK_TIME_LIMIT "
+        f"({2 * CELERY_TASK_TIME_LIMIT}); it is {CELERY_VISIBILITY_TIMEOUT}"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_timeout": 10,

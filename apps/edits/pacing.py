@@ -17,6 +17,7 @@ import logging
 import time
 
 import limits
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -62,6 +63,8 @@ def update_ended() -> None:
     limiter, rate = _limiter()
     try:
         limiter.hit(rate, _ENDS_KEY)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - the limiter's Redis is out of reach: the slot taken
         # before the call still paces the next one, only without the margin of this end.
         logger.warning("Update limiter unreachable at the end of an update")

@@ -173,8 +173,12 @@ def value_problem(value: Any, vr: str | None) -> str | None:
     if vr in NUMERIC_VRS:
         return _number_problem(value, vr)
     text = str(value)
-    if vr != "UT" and _has_control_characters(text, vr):
-        return "Remove line breaks and control characters."
+    if _has_control_characters(text, vr):
+        return (
+            "Remove control characters."
+            if vr in SINGLE_TEXT_VRS
+            else "Remove line breaks and control characters."
+        )
     limit = _MAX_LENGTH.get(vr)
     if vr == "PN":
         return _person_name_problem(text)
@@ -199,8 +203,9 @@ def value_problem(value: Any, vr: str | None) -> str | None:
 
 
 def _has_control_characters(text: str, vr: str) -> bool:
-    """Text values hold no control characters (C0, DEL, C1); LT and ST may hold a tab."""
-    allowed = "\t" if vr in SINGLE_TEXT_VRS else ""
+    """Text values hold no control characters (C0, DEL, C1), but for the free text of LT,
+    ST and UT: paragraphs, with tabs, line and page breaks (PS3.5 6.2)."""
+    allowed = "\t\n\r\f" if vr in SINGLE_TEXT_VRS else ""
     return any(
         unicodedata.category(char) == "Cc" and char not in allowed for char in text
     )
@@ -253,7 +258,7 @@ def _time_problem(text: str) -> str | None:
         return "Enter a time as HHMMSS, such as 143000 or 143000.25."
     hours, minutes, seconds = (int(part) if part else 0 for part in match.groups()[:3])
     if hours > 23 or minutes > 59 or seconds > 60:
-        return "Enter a time that exists: hours 00-23, minutes and seconds 00-59."
+        return "Enter a time that exists: hours 00-23, minutes 00-59, seconds 00-60."
     return None
 
 

@@ -61,7 +61,9 @@ TOO_LARGE = (
     "Split it into smaller edits."
 )
 # A re-scheduled step must come back before the broker would hand its message to another
-# worker (the visibility timeout), with room for the step itself.
+# worker (the visibility timeout), with room for the step itself. (A worker with a backlog
+# may still hold one longer: a copy then takes the row over, and the step it pre-empted can
+# not write; see `advance_edit`.)
 MAX_COUNTDOWN = settings.CELERY_VISIBILITY_TIMEOUT - settings.CELERY_TASK_TIME_LIMIT
 # Clock difference allowed between the portal and HealthImaging when telling whether a
 # version was written after this edit was first sent.
@@ -419,6 +421,9 @@ def advance_edit(
     if lease is None:
         return
     edit = MetadataEdit.objects.select_related("requested_by").get(pk=edit_id)
+    # Who holds the row: the lease, and how many times it was taken over. A copy of this
+    # message that takes it over counts one more, and then this step can not write.
+    held = Q(lease=lease, interruptions=edit.interruptions)
     edit.pending_audit = []
     now = timezone.now()
     edit.checks += 1
@@ -430,7 +435,7 @@ def advance_edit(
             message=f"The worker stopped {edit.interruptions} times in the middle of this "
             "edit, so it was given up. Check the image set's versions before re-applying it.",
         )
-        _save_step(edit, lease, now, None)
+        _save_step(edit, held, now, None)
         return
     try:
         delay = (
@@ -460,21 +465,21 @@ def advance_edit(
         delay = None
     if delay is not None:
         delay = min(delay, MAX_COUNTDOWN)
-    _save_step(edit, lease, now, delay)
-    if edit.is_active:
+    if _save_step(edit, held, now, delay) and edit.is_active:
         schedule_step(edit.id, countdown=delay or 0)
 
 
 def _save_step(
-    edit: MetadataEdit, lease: uuid.UUID, now: datetime.datetime, delay: float | None
-) -> None:
-    """Write the step's outcome and its audit records together, if the lease is still ours."""
+    edit: MetadataEdit, held: Q, now: datetime.datetime, delay: float | None
+) -> bool:
+    """Write the step's outcome and its audit records together, if the row is still held
+    as `held`; whether it was."""
     edit.lease = None
     edit.lease_expires_at = None
     if edit.is_active:
         edit.next_check_at = now + datetime.timedelta(seconds=delay or 0)
     with transaction.atomic():
-        saved = MetadataEdit.objects.filter(pk=edit.pk, lease=lease).update(
+        saved = MetadataEdit.objects.filter(held, pk=edit.pk).update(
             **{field: getattr(edit, field) for field in _STEP_FIELDS},
             updated_at=timezone.now(),
         )
@@ -482,6 +487,7 @@ def _save_step(
             for action, outcome in edit.pending_audit:
                 logger.info("Edit %s: %s", edit.id, action.label)
                 _audit_job(edit, action, outcome, actor=edit.requested_by)
+    return bool(saved)
 
 
 _STEP_FIELDS = (
@@ -543,6 +549,8 @@ def _submit(edit: MetadataEdit, now: datetime.datetime) -> float | None:
             return looked
     try:
         wait = pacing.take_update_slot()
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - the limiter's Redis is out of reach: wait, not fail
         logger.warning("Update limiter unreachable for edit %s", edit.id)
         return _wait(edit, now, errors.Unavailable("the update limiter is unreachable"))
@@ -819,8 +827,9 @@ def reconcile_edits() -> int:
         schedule_step(edit_id)
     if stuck:
         logger.info(
-            "Reconciler re-drove %d edits: %s",
+            "Reconciler re-drove %d edits: %s%s",
             len(stuck),
-            " ".join(str(edit_id) for edit_id in stuck),
+            " ".join(str(edit_id) for edit_id in stuck[:20]),
+            " ..." if len(stuck) > 20 else "",
         )
     return len(stuck)
