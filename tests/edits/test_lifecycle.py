@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.conf import settings as django_settings
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -382,3 +383,36 @@ def test_a_step_that_died_is_taken_over_and_a_poison_edit_stops(
     assert edit.interruptions == died_before + 1
     assert edit.status == status
     assert edit.lease is None
+
+
+def test_a_redelivered_message_takes_over_its_own_lease_and_its_first_run_can_not_write(
+    image_sets, editor, scheduled
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    edit = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [patient_name_change(datastore_id, image_set_id, "REDELIVERED^STEP")],
+    )
+    step = uuid.uuid4()  # the task id, which a message keeps when it is delivered again
+    MetadataEdit.objects.filter(pk=edit.pk).update(
+        lease=step, lease_expires_at=timezone.now() + datetime.timedelta(minutes=2)
+    )
+    first_run = MetadataEdit.objects.get(pk=edit.pk)
+
+    services.advance_edit(edit.pk, step_id=uuid.uuid4(), redelivered=True)
+    services.advance_edit(edit.pk, step_id=step, redelivered=False)
+    edit.refresh_from_db()
+    assert (edit.status, edit.interruptions) == (MetadataEdit.Status.QUEUED, 0)
+
+    services.advance_edit(edit.pk, step_id=step, redelivered=True)
+    edit.refresh_from_db()
+    assert (edit.status, edit.interruptions) == (MetadataEdit.Status.UPDATING, 1)
+
+    # The run it pre-empted (still alive, say, past the visibility timeout) writes nothing.
+    first_run.status = MetadataEdit.Status.FAILED
+    held_before = Q(lease=step, interruptions=0)
+    assert not services._save_step(first_run, held_before, timezone.now(), None)
+    edit.refresh_from_db()
+    assert edit.status == MetadataEdit.Status.UPDATING
