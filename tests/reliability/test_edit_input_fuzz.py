@@ -750,6 +750,12 @@ def send_sample(client, make_user, samples, datastore_id, image_set_ids) -> list
             response = client.post(reverse("edits:edit-form", args=args), post)
             queued = response.status_code == 302
         edit = MetadataEdit.objects.filter(image_set_id=image_set_id).first()
+        # Accepted for the first image set's document, the input may still be refused for
+        # this one's (a common field already at its value, say): the page and the API must
+        # then agree with the portal's own checks run on this document.
+        if not accepted_for(via, example, document):
+            outcomes.append(not queued and edit is None)
+            continue
         if not queued or edit is None:
             outcomes.append(False)
             continue
@@ -761,6 +767,28 @@ def send_sample(client, make_user, samples, datastore_id, image_set_ids) -> list
             and all(_stored(after, place) == value for place, value in wanted.items())
         )
     return outcomes
+
+
+def accepted_for(via: str, example: EditInput, document: dict) -> bool:
+    """Whether the edit form's checks (or the API's, then the form's) accept the input for
+    the image set whose metadata is `document`."""
+    if via == "form":
+        form = MetadataEditForm(
+            form_post(example, document, 1),
+            document=document,
+            can_force=example.can_force,
+        )
+        return form.is_valid()
+    serializer = EditInputSerializer(data=api_body(example, document))
+    if not serializer.is_valid():
+        return False
+    form = MetadataEditForm(
+        _form_data(serializer.validated_data, 1),
+        document=document,
+        can_force=example.can_force,
+        common_fields=False,
+    )
+    return form.is_valid()
 
 
 def _stored(document: dict, place: tuple[str, str]) -> object:
