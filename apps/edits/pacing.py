@@ -9,7 +9,8 @@ A slot is taken just before a call, but the call reaches HealthImaging a little 
 a different delay each time (a database write, signing, the network, the SDK's own retries).
 So the call's end counts too, in a window of its own: with HealthImaging's quota (1 per
 interval) the next slot opens one interval after the last call's end, and two calls never
-reach the service closer together than the interval.
+reach the service closer together than the interval. (A call's own retries, botocore's after a
+throttle or a 5xx answer, stay inside that call and are not paced apart from another's.)
 """
 
 import functools
