@@ -13,22 +13,10 @@ from apps.edits import pacing, services
 from apps.edits.changes import AttributeChange
 from apps.edits.models import MetadataEdit
 from apps.healthimaging.gateway import get_gateway
-from tests.support.edits import change_behind_the_portals_back, run_to_end
+from tests.support.edits import change_behind_the_portals_back, name_change, run_to_end
 from tests.support.emulator import control, emulator_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def patient_name_change(
-    datastore_id: str, image_set_id: str, new: str
-) -> AttributeChange:
-    document = get_gateway().get_image_set_metadata(datastore_id, image_set_id)
-    return AttributeChange(
-        level="Patient",
-        attribute="PatientName",
-        old=document["Patient"]["DICOM"].get("PatientName"),
-        new=new,
-    )
 
 
 def queue(editor, datastore_id, image_set_id, changes, *, base_version=1):
@@ -48,7 +36,7 @@ def test_an_edit_succeeds_and_the_new_value_is_in_the_metadata(
     image_sets, editor, scheduled
 ):
     datastore_id, (image_set_id, *_) = image_sets
-    change = patient_name_change(datastore_id, image_set_id, "DOE^JANE^Q")
+    change = name_change(datastore_id, image_set_id, "DOE^JANE^Q")
 
     edit = queue(editor, datastore_id, image_set_id, [change])
     assert scheduled == [(str(edit.pk), 0)]
@@ -71,7 +59,7 @@ def test_a_second_edit_of_the_same_image_set_is_refused_while_one_is_active(
     image_sets, editor, scheduled
 ):
     datastore_id, (image_set_id, *_) = image_sets
-    change = patient_name_change(datastore_id, image_set_id, "FIRST^EDIT")
+    change = name_change(datastore_id, image_set_id, "FIRST^EDIT")
     queue(editor, datastore_id, image_set_id, [change])
 
     with pytest.raises(
@@ -94,7 +82,7 @@ def test_an_injected_failure_ends_failed_with_the_service_message(
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "FAIL^ME")],
+        [name_change(datastore_id, image_set_id, "FAIL^ME")],
     )
     edit = run_to_end(edit)
 
@@ -111,7 +99,7 @@ def test_a_stale_version_ends_in_conflict_and_reapplying_succeeds(
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "MINE^EDIT")],
+        [name_change(datastore_id, image_set_id, "MINE^EDIT")],
     )
     change_behind_the_portals_back(datastore_id, image_set_id)
     edit = run_to_end(edit)
@@ -153,7 +141,7 @@ def test_a_lost_response_is_recognised_as_the_jobs_own_write(
     """The update applied, but the job never heard: its next send gets "not the latest",
     and the version after its base carries its change, so it succeeds, once."""
     datastore_id, (image_set_id, *_) = image_sets
-    change = patient_name_change(datastore_id, image_set_id, "LOST^ANSWER")
+    change = name_change(datastore_id, image_set_id, "LOST^ANSWER")
     edit = queue(editor, datastore_id, image_set_id, [change])
     lose_the_answer_of_a_send(edit, [change])
     edit = run_to_end(edit)
@@ -169,7 +157,7 @@ def test_a_lost_response_of_an_update_that_failed_ends_failed_not_in_conflict(
     image_sets, editor, scheduled
 ):
     datastore_id, (image_set_id, *_) = image_sets
-    change = patient_name_change(datastore_id, image_set_id, "LOST^AND^FAILED")
+    change = name_change(datastore_id, image_set_id, "LOST^AND^FAILED")
     edit = queue(editor, datastore_id, image_set_id, [change])
     lose_the_answer_of_a_send(
         edit, [change], fail="INVALID_REQUEST: refused for the test"
@@ -187,7 +175,7 @@ def test_the_same_change_made_by_someone_else_before_the_send_is_a_conflict(
     """A version from before the edit was first sent is not the edit's, whatever it holds."""
     monkeypatch.setattr(services, "CLOCK_SKEW", datetime.timedelta(0))
     datastore_id, (image_set_id, *_) = image_sets
-    change = patient_name_change(datastore_id, image_set_id, "SAME^CHANGE")
+    change = name_change(datastore_id, image_set_id, "SAME^CHANGE")
     edit = queue(editor, datastore_id, image_set_id, [change])
     get_gateway().update_image_set_metadata(
         datastore_id,
@@ -209,7 +197,7 @@ def test_waiting_for_a_locked_set_looks_at_it_instead_of_sending_again(
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "PATIENT^WAITER")],
+        [name_change(datastore_id, image_set_id, "PATIENT^WAITER")],
     )
     with emulator_config(healthimaging.url, updateDelaySeconds=1):
         change_behind_the_portals_back(datastore_id, image_set_id)  # locks it for 1 s
@@ -229,7 +217,7 @@ def test_an_unreachable_limiter_makes_the_edit_wait_not_fail(
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "LIMITER^DOWN")],
+        [name_change(datastore_id, image_set_id, "LIMITER^DOWN")],
     )
 
     services.advance_edit(edit.pk)
@@ -250,7 +238,7 @@ def test_a_set_locked_past_the_deadline_stops_as_still_locked_and_can_be_checked
             editor,
             datastore_id,
             image_set_id,
-            [patient_name_change(datastore_id, image_set_id, "SLOW^SET")],
+            [name_change(datastore_id, image_set_id, "SLOW^SET")],
         )
         services.advance_edit(edit.pk)
         edit.refresh_from_db()
@@ -281,7 +269,7 @@ def test_a_duplicate_delivery_takes_no_step(image_sets, editor, scheduled):
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "ONCE^ONLY")],
+        [name_change(datastore_id, image_set_id, "ONCE^ONLY")],
     )
     services.advance_edit(edit.pk)  # sends the update, next look in 2 s
     services.advance_edit(edit.pk)  # the same message again: not due yet
@@ -297,13 +285,13 @@ def test_the_reconciler_redrives_only_overdue_active_edits(
         editor,
         datastore_id,
         first,
-        [patient_name_change(datastore_id, first, "OVER^DUE")],
+        [name_change(datastore_id, first, "OVER^DUE")],
     )
     queue(
         editor,
         datastore_id,
         second,
-        [patient_name_change(datastore_id, second, "ON^TIME")],
+        [name_change(datastore_id, second, "ON^TIME")],
     )
     MetadataEdit.objects.filter(pk=overdue.pk).update(
         next_check_at=overdue.created_at.replace(year=2000)
@@ -339,7 +327,7 @@ def test_a_long_wait_for_a_pacing_slot_comes_back_within_the_visibility_timeout(
             editor,
             datastore_id,
             image_set_id,
-            [patient_name_change(datastore_id, image_set_id, "SLOW^PACE")],
+            [name_change(datastore_id, image_set_id, "SLOW^PACE")],
         )
         for image_set_id in (first, second)
     ]
@@ -368,7 +356,7 @@ def test_a_step_that_died_is_taken_over_and_a_poison_edit_stops(
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "KILLED^STEP")],
+        [name_change(datastore_id, image_set_id, "KILLED^STEP")],
     )
     # A step took the lease, then its worker died: the lease ran out, unreleased.
     MetadataEdit.objects.filter(pk=edit.pk).update(
@@ -393,7 +381,7 @@ def test_a_redelivered_message_takes_over_its_own_lease_and_its_first_run_can_no
         editor,
         datastore_id,
         image_set_id,
-        [patient_name_change(datastore_id, image_set_id, "REDELIVERED^STEP")],
+        [name_change(datastore_id, image_set_id, "REDELIVERED^STEP")],
     )
     step = uuid.uuid4()  # the task id, which a message keeps when it is delivered again
     MetadataEdit.objects.filter(pk=edit.pk).update(
