@@ -30,7 +30,7 @@ SEARCH, FRAGMENT, IMAGE_SET, EDIT_FORM, EDIT = (
 )
 IN_PROGRESS = "already has an edit in progress"
 
-samples: list[tuple[str, float, int, float]] = []
+samples: list[tuple[str, float, int, float, bool]] = []
 edit_outcomes: Counter[str] = Counter()
 spawned: dict[str, float] = {}
 # Each edit goes to the next fresh image set; past the last, round again (and may be refused).
@@ -40,10 +40,15 @@ edit_numbers = itertools.count(1)
 
 @events.request.add_listener
 def record(
-    name: str, response_time: float, response: object, start_time: float, **_: object
+    name: str,
+    response_time: float,
+    response: object,
+    start_time: float,
+    exception: BaseException | None,
+    **_: object,
 ) -> None:
     status = getattr(response, "status_code", 0) or 0
-    samples.append((name, response_time, status, start_time))
+    samples.append((name, response_time, status, start_time, exception is not None))
 
 
 @events.spawning_complete.add_listener
@@ -136,7 +141,8 @@ class Viewer(FastHttpUser):
 
     @task(3)
     def search_page(self) -> None:
-        self.client.get(self.search_path(), name=SEARCH)
+        # No redirects followed: a signed-out user's sign-in page must not pass for results.
+        self.client.get(self.search_path(), name=SEARCH, allow_redirects=False)
 
     @task(3)
     def search_results_fragment(self) -> None:
@@ -144,6 +150,7 @@ class Viewer(FastHttpUser):
         self.client.get(
             path,
             name=FRAGMENT,
+            allow_redirects=False,
             headers={
                 "HX-Request": "true",
                 "HX-Target": "results",
@@ -158,6 +165,7 @@ class Viewer(FastHttpUser):
         self.client.get(
             f"/datastores/{browse['datastore_id']}/image-sets/{image_set_id}/",
             name=IMAGE_SET,
+            allow_redirects=False,
         )
 
 
@@ -176,7 +184,7 @@ class Editor(Viewer):
         parser = FormFields()
         parser.feed(form.text)
         fields = parser.fields | {
-            "patient_name": f"LOAD^EDIT^{next(edit_numbers)}",
+            "patient_name": f"{PLAN['canary']}LOAD^EDIT^{next(edit_numbers)}",
             "reason": "Name misspelled at registration",
             "action": "queue",
         }

@@ -29,6 +29,7 @@ from apps.edits.forms import COMMON_ATTRIBUTES
 from apps.edits.models import MetadataEdit
 from apps.edits.rules import value_text
 from apps.healthimaging.gateway import get_gateway
+from tests.support.canary import PREFIX as CANARY
 from tests.support.edits import change_behind_the_portals_back, run_to_end
 from tests.support.emulator import fresh_image_sets
 
@@ -216,7 +217,7 @@ def editor_script(client: Client, world: World, round_: int) -> None:
         form,
         data={
             **fields,
-            "patient_name": f"AUDIT^ROUND{round_}",
+            "patient_name": f"{CANARY}AUDIT^ROUND{round_}",
             "base_version": "1",
             "reason": "Audit completeness run",
             "action": "queue",

@@ -16,6 +16,7 @@ import requests
 from apps.accounts import tokens
 from apps.accounts.roles import EDITOR
 from apps.edits.models import MetadataEdit
+from tests.support.canary import PREFIX as CANARY
 from tests.support.edits import (
     TERMINAL,
     UPDATE,
@@ -51,7 +52,7 @@ def submit_edits(
     for number in range(EDITS_PER_USER):
         version = session.get(f"{portal}{image_set_url}", timeout=30).json()["version"]
         time.sleep(random.uniform(0, 0.6))  # noqa: S311 - pacing, not security
-        name = f"USER{user}^EDIT{number}"
+        name = f"{CANARY}USER{user}^EDIT{number}"
         response = session.post(
             f"{portal}{image_set_url}edits/",
             json={
@@ -97,6 +98,7 @@ def test_fifty_concurrent_edits_of_one_image_set_never_overlap_and_lose_nothing(
             sender.start()
         for sender in senders:
             sender.join(timeout=90)
+        assert not any(sender.is_alive() for sender in senders), "a user still sending"
         accepted = [o for o in outcomes if o["status"] == 202]
         edits = [
             wait_for(MetadataEdit.objects.get(pk=outcome["body"]["id"]), timeout=60)
@@ -167,7 +169,7 @@ def test_updates_keep_the_default_quota_across_two_workers(
     default_rate = {"HEALTHIMAGING_UPDATE_RATE": DEFAULT_UPDATE_RATE}
     start_together(start_worker, "paced-a", "paced-b", overrides=default_rate)
     edits = [
-        queue_name_edit(editor, datastore_id, image_set_id, f"PACED^{number}")
+        queue_name_edit(editor, datastore_id, image_set_id, f"{CANARY}PACED^{number}")
         for number, image_set_id in enumerate(image_set_ids)
     ]
 
@@ -200,4 +202,4 @@ def test_updates_keep_the_default_quota_across_two_workers(
     assert all(edit.status == Status.SUCCEEDED for edit in edits)
     assert len(sent) == len(edits), "one update each, none throttled or resent"
     assert most_in_window == 1, gaps
-    assert max(gaps) < 2 * window, f"a stall: {gaps}"
+    assert max(gaps) < 3 * window, f"a stall: {gaps}"

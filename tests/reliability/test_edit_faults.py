@@ -12,6 +12,7 @@ import pytest
 from apps.accounts.roles import EDITOR
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import get_gateway
+from tests.support.canary import PREFIX as CANARY
 from tests.support.edits import (
     UPDATE,
     Status,
@@ -62,7 +63,9 @@ def test_lost_update_responses_end_succeeded_with_one_new_version_each(
     short_timeout = {"HEALTHIMAGING_TIMEOUT_SECONDS": "1"}
     start_worker(overrides=short_timeout, concurrency=6)
     edits = [
-        queue_name_edit(editor, datastore_id, image_set_id, f"LOST^ANSWER{number}")
+        queue_name_edit(
+            editor, datastore_id, image_set_id, f"{CANARY}LOST^ANSWER{number}"
+        )
         for number, image_set_id in enumerate(image_set_ids)
     ]
 
@@ -88,11 +91,12 @@ def test_lost_update_responses_end_succeeded_with_one_new_version_each(
         "R8", "image sets with exactly 1 new version", f"{one_new_version}/{len(edits)}"
     )
     figure("R8", "false conflicts", statuses[Status.CONFLICT])
-    assert lost == len(edits), "every update's answer was lost, then retried"
+    answers = Counter(tuple(statuses) for statuses in updates)
+    assert lost == len(edits), f"not every answer lost, then retried once: {answers}"
     assert statuses == {Status.SUCCEEDED: len(edits)}
     assert one_new_version == len(edits)
     assert all(
-        patient_name(datastore_id, image_set_id) == f"LOST^ANSWER{number}"
+        patient_name(datastore_id, image_set_id) == f"{CANARY}LOST^ANSWER{number}"
         for number, image_set_id in enumerate(image_set_ids[:10])
     )
 
@@ -105,7 +109,7 @@ def test_throttled_and_failing_calls_are_retried_as_configured_and_every_edit_en
     edit succeeds once, never applied twice."""
     datastore_id, image_set_ids = fresh_image_sets(healthimaging, FAULTED_EDITS)
     edits = [
-        queue_name_edit(editor, datastore_id, image_set_id, f"FAULTED^{number}")
+        queue_name_edit(editor, datastore_id, image_set_id, f"{CANARY}FAULTED^{number}")
         for number, image_set_id in enumerate(image_set_ids)
     ]
     with emulator_config(
@@ -132,12 +136,7 @@ def test_throttled_and_failing_calls_are_retried_as_configured_and_every_edit_en
         for attempted in by_call.values()
         if attempted[-1]["status"] in SERVER_FAULTS and len(attempted) < SDK_ATTEMPTS
     ]
-    exhausted = [
-        attempted
-        for attempted in by_call.values()
-        if all(call["status"] in SERVER_FAULTS for call in attempted)
-    ]
-    applied_twice = sum(
+    not_one_new_version = sum(
         versions(datastore_id, image_set_id) != [2, 1] for image_set_id in image_set_ids
     )
     succeeded = sum(edit.status == Status.SUCCEEDED for edit in edits)
@@ -157,21 +156,21 @@ def test_throttled_and_failing_calls_are_retried_as_configured_and_every_edit_en
         "SDK calls by attempts made (1, 2, 3)",
         ", ".join(str(attempts[count]) for count in range(1, SDK_ATTEMPTS + 1)),
     )
+    # (A call faulted on every attempt is rare at this share: the production client's own
+    # case below faults every call and counts exactly 3.)
     figure(
         "R10/R12",
-        "max attempts per call; calls all faulted, with 3 attempts",
-        f"{max(attempts)}; {sum(len(a) == SDK_ATTEMPTS for a in exhausted)}"
-        f"/{len(exhausted)}",
+        "max attempts per call; calls that gave up early",
+        f"{max(attempts)}; {len(gave_up_early)}",
     )
     figure("R10/R12", "update sends per edit (max)", max(e.attempts for e in edits))
-    figure("R10/R12", "edits applied twice", applied_twice)
+    figure("R10/R12", "image sets without exactly 1 new version", not_one_new_version)
     assert succeeded == len(edits)
     assert faulted, "no call was faulted"
     assert max(attempts) <= SDK_ATTEMPTS
     assert {call["maxAttempts"] for call in calls} == {SDK_ATTEMPTS}
     assert not gave_up_early
-    assert all(len(attempted) == SDK_ATTEMPTS for attempted in exhausted)
-    assert applied_twice == 0
+    assert not_one_new_version == 0
 
 
 def test_the_production_client_attempts_server_faults_3_times_and_refusals_once(

@@ -4,8 +4,10 @@ Runs last in the suite (tests/reliability/conftest.py orders it so): it puts PHI
 (tests/support/canary.py) into the patient fields of fresh image sets, drives the portal the
 way staff do, through gunicorn (with the project's gunicorn.conf.py access log) and a real
 `celery worker`, with Django logging at DEBUG, then searches everything left behind: every log
-file of the whole run (its own and every earlier test's), every key and message in Redis, the
-broker's append-only file on disk and every URL in the access log.
+file of the whole run (its own and every earlier test's: the other reliability cases give
+their new patient names the same prefix), every key and message in Redis, the broker's
+append-only file on disk and every URL in the access log; base64 runs decoded (kombu's
+message bodies, botocore's blobs), in any letter case.
 """
 
 import re
@@ -19,7 +21,7 @@ from apps.accounts import tokens
 from apps.accounts.roles import EDITOR
 from apps.healthimaging.gateway import get_gateway
 from tests.support.canary import PREFIX, canary_name, canary_token
-from tests.support.edits import redis_contents, wait_until
+from tests.support.edits import base64_runs_decoded, redis_contents, wait_until
 from tests.support.emulator import control, fresh_image_sets
 from tests.support.portal import signed_in
 
@@ -170,10 +172,17 @@ def test_no_canary_in_logs_broker_or_urls_after_the_whole_run(
     access_urls = ACCESS_LINE.findall(server.output())
     haystacks["gunicorn access-log URLs"] = "\n".join(access_urls).encode()
 
-    leaks = {
-        where: content.count(PREFIX.encode())
+    needle = PREFIX.lower().encode()
+    searched = {
+        where: (
+            content + b"\n" + base64_runs_decoded(content.decode(errors="replace"))
+        ).lower()
         for where, content in haystacks.items()
-        if PREFIX.encode() in content
+    }
+    leaks = {
+        where: content.count(needle)
+        for where, content in searched.items()
+        if needle in content
     }
     scanned = sum(len(content) for content in haystacks.values())
     figure("S13", "canaries put in patient fields", len(seeded) * 3 + len(edit_urls))

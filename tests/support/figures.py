@@ -3,10 +3,12 @@
 A test asks for the `figure` fixture and records what it measured against the case it proves
 (ids from the reliability research: R1, S2, ...). At the end of the run the table is printed
 in the terminal summary and written as Markdown and JSON to `var/reliability/`, which is
-where the README's "Reliability" table is copied from.
+where the README's "Reliability" table is copied from. The figures of a test that failed are
+marked so.
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = PROJECT_ROOT / "var" / "reliability"
 
 _key = pytest.StashKey[list["Figure"]]()
+_failed_key = pytest.StashKey[set[str]]()
 
 
 @dataclass(frozen=True)
@@ -28,13 +31,22 @@ class Figure:
 
 
 def _case_order(case: str) -> tuple[str, int, str]:
-    letters = case.rstrip("0123456789/")
-    digits = "".join(char for char in case[len(letters) :] if char.isdigit())
-    return letters, int(digits or 0), case
+    """R2 before R10, and "R10/R12" with R10."""
+    first = re.match(r"([A-Z]+)(\d+)", case)
+    return (first[1], int(first[2]), case) if first else (case, 0, case)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_key] = []
+    config.stash[_failed_key] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.failed:
+        item.config.stash[_failed_key].add(item.nodeid)
+    return report
 
 
 @pytest.fixture
@@ -58,7 +70,14 @@ def markdown(figures: list[Figure]) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    figures = config.stash.get(_key, [])
+    failed = config.stash.get(_failed_key, set())
+    # A failed test's figures are no proof: they stay, marked, so the failure is not hidden.
+    figures = [
+        item
+        if item.test not in failed
+        else Figure(item.case, item.name, f"{item.value} (TEST FAILED)", item.test)
+        for item in config.stash.get(_key, [])
+    ]
     if not figures:
         return
     table = markdown(figures)
