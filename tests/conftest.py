@@ -129,27 +129,36 @@ def _point_celery_at(url: str) -> None:
 
 
 @pytest.fixture
-def start_worker(broker, healthimaging, tmp_path, settings):
-    """Start `celery worker` processes sharing this test's database, broker and emulator.
-
-    Call it with environment overrides; every worker started is stopped at the end.
-    """
+def child_env(broker, healthimaging, tmp_path):
+    """The environment of a child process (a worker, a web server) sharing this test's
+    database, broker and emulator; call it with environment overrides."""
     from django.db import connection
 
-    workers: list[CeleryWorker] = []
-
-    def start(
-        *, overrides=None, concurrency=2, beat=True, name="worker"
-    ) -> CeleryWorker:
-        env = worker_env(
+    def env(overrides=None) -> dict[str, str]:
+        return worker_env(
             database_url=database_url(connection.settings_dict),
             redis_url=broker.url,
             emulator_url=healthimaging.url,
             var_dir=tmp_path / "var",
             overrides=overrides,
         )
+
+    return env
+
+
+@pytest.fixture
+def start_worker(child_env, tmp_path):
+    """Start `celery worker` processes sharing this test's database, broker and emulator.
+
+    Call it with environment overrides; every worker started is stopped at the end.
+    """
+    workers: list[CeleryWorker] = []
+
+    def start(
+        *, overrides=None, concurrency=2, beat=True, name="worker"
+    ) -> CeleryWorker:
         worker = CeleryWorker(
-            env,
+            child_env(overrides),
             tmp_path / f"{name}-{len(workers)}.log",
             concurrency=concurrency,
             beat=beat,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from apps.accounts.roles import EDITOR
 from tests.support.portal import PortalServer
-from tests.support.worker import database_url, worker_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,23 +26,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def start_portal(healthimaging, broker, tmp_path):
+def start_portal(child_env, tmp_path):
     """Start the portal under gunicorn, sharing the test's database, Redis and emulator;
     call `wait_until_serving()` on what it returns. Every portal started is stopped."""
-    from django.db import connection
-
     servers: list[PortalServer] = []
 
     def start(*, workers: int = 2, overrides=None) -> PortalServer:
-        env = worker_env(
-            database_url=database_url(connection.settings_dict),
-            redis_url=broker.url,
-            emulator_url=healthimaging.url,
-            var_dir=tmp_path / "var",
-            overrides=overrides,
-        )
         server = PortalServer(
-            env, tmp_path / f"gunicorn-{len(servers)}.log", workers=workers
+            child_env(overrides),
+            tmp_path / f"gunicorn-{len(servers)}.log",
+            workers=workers,
         )
         servers.append(server)
         return server.start()
@@ -50,3 +43,8 @@ def start_portal(healthimaging, broker, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def editor(make_user):
+    return make_user(EDITOR)

@@ -37,11 +37,6 @@ EDITS_PER_USER = 10
 DEFAULT_UPDATE_RATE = "1 per 4 seconds"
 
 
-@pytest.fixture
-def editor(make_user):
-    return make_user(EDITOR)
-
-
 def submit_edits(
     portal: str, token: str, image_set_url: str, user: int, outcomes: list[dict]
 ) -> None:

@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from apps.accounts.roles import EDITOR
 from apps.healthimaging import errors
 from apps.healthimaging.gateway import get_gateway
 from tests.support.canary import PREFIX as CANARY
@@ -37,11 +36,6 @@ FAULTED_EDITS = 20
 # What the production client is configured to make per call (apps/healthimaging/gateway.py).
 SDK_ATTEMPTS = 3
 SERVER_FAULTS = (429, 500, 503)
-
-
-@pytest.fixture
-def editor(make_user):
-    return make_user(EDITOR)
 
 
 def attempts_per_call(calls: list[dict]) -> dict[str, list[dict]]:

@@ -10,7 +10,6 @@ import re
 
 import pytest
 
-from apps.accounts.roles import EDITOR
 from tests.support.canary import PREFIX as CANARY
 from tests.support.edits import UPDATE, Status, queue_name_edit, wait_for
 from tests.support.emulator import (
@@ -44,7 +43,7 @@ def expected_delay(waited: float) -> float:
 
 
 def test_polls_grow_to_the_cap_and_a_set_locked_for_ever_times_out_at_the_deadline(
-    make_user, start_worker, healthimaging, figure
+    editor, start_worker, healthimaging, figure
 ):
     datastore_id, image_set_ids = fresh_image_sets(healthimaging, len(HELD_POLLS) + 1)
     holds = dict(zip(image_set_ids, [*HELD_POLLS, None], strict=True))
@@ -57,7 +56,6 @@ def test_polls_grow_to_the_cap_and_a_set_locked_for_ever_times_out_at_the_deadli
             "EDIT_DEADLINE_SECONDS": str(DEADLINE),
         }
     )
-    editor = make_user(EDITOR)
     edits = {
         image_set_id: queue_name_edit(
             editor, datastore_id, image_set_id, f"{CANARY}HELD^LOCKED"

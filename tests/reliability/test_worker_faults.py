@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from apps.accounts.roles import EDITOR
 from apps.edits.models import MetadataEdit
 from apps.edits.services import ADVANCE_TASK
 from tests.support.canary import PREFIX as CANARY
@@ -74,9 +73,8 @@ def redis_server(persistent, tmp_path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def queued(make_user, broker, healthimaging) -> list[tuple[MetadataEdit, str]]:
+def queued(editor, broker, healthimaging) -> list[tuple[MetadataEdit, str]]:
     """100 name corrections on 100 fresh image sets, queued before any worker runs."""
-    editor = make_user(EDITOR)
     datastore_id, image_set_ids = fresh_image_sets(healthimaging, EDITS)
     return [
         (
