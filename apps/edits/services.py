@@ -12,14 +12,13 @@ database lock across the HTTP call, and every step is safe to run twice:
 """
 
 import base64
-import contextlib
 import datetime
 import json
 import logging
 import random
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery import current_app
@@ -51,6 +50,8 @@ ADVANCE_TASK = "apps.edits.tasks.advance_edit"
 LEASE_SECONDS = settings.CELERY_TASK_TIME_LIMIT * 5 / 4
 # Steps of one edit that may die with their worker before the edit is given up.
 MAX_INTERRUPTIONS = 3
+# Tries at making an edit its image set's active one, when the edit that held it ends meanwhile.
+CLAIM_ATTEMPTS = 3
 # A message delivered this much before the row's next check is a duplicate of a later one.
 EARLY_TOLERANCE = datetime.timedelta(seconds=1)
 
@@ -226,10 +227,9 @@ def queue_revert(
 def _queue(edit: MetadataEdit, request: HttpRequest | None) -> MetadataEdit:
     """Save the job and its audit record in one transaction; enqueue once committed."""
     edit.next_check_at = timezone.now()
-    with transaction.atomic():
-        # A savepoint, so the active edit can still be read after the refusal.
-        with _one_active_edit(edit), transaction.atomic():
-            edit.save(force_insert=True)
+
+    def insert() -> None:
+        edit.save(force_insert=True)
         _audit_job(
             edit,
             AuditEvent.Action.REVERT_QUEUED
@@ -240,6 +240,8 @@ def _queue(edit: MetadataEdit, request: HttpRequest | None) -> MetadataEdit:
             request=request,
         )
         transaction.on_commit(lambda: schedule_step(edit.id))
+
+    _claim_image_set(edit, insert)
     return edit
 
 
@@ -269,18 +271,26 @@ def _audit_job(
     )
 
 
-@contextlib.contextmanager
-def _one_active_edit(edit: MetadataEdit) -> Iterator[None]:
-    """Turn the one-active-edit-per-image-set constraint into `EditInProgress`."""
-    try:
-        yield
-    except IntegrityError:
-        active = active_edit(
-            datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
-        )
-        if active is None:
-            raise
-        raise EditInProgress(active) from None
+def _claim_image_set(edit: MetadataEdit, write: Callable[[], None]) -> None:
+    """Run `write`, which makes `edit` its image set's active edit, in a transaction; the
+    one-active-edit-per-image-set constraint refuses it with `EditInProgress`.
+
+    The edit that held the image set may end between the refusal and the read that names
+    it (under load, within milliseconds): the image set is then free, and `write` is tried
+    again, as it would have been had it come a moment later."""
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                write()
+            return
+        except IntegrityError:
+            active = active_edit(
+                datastore_id=edit.datastore_id, image_set_id=edit.image_set_id
+            )
+            if active is not None:
+                raise EditInProgress(active) from None
+            if attempt == CLAIM_ATTEMPTS:
+                raise
 
 
 def active_edit(*, datastore_id: str, image_set_id: str) -> MetadataEdit | None:
@@ -383,7 +393,8 @@ def check_again(
         raise EditRefused("Your role does not let you revert image sets.")
     now = timezone.now()
     resumed = Status.UPDATING if edit.accepted_version else Status.QUEUED
-    with _one_active_edit(edit), transaction.atomic():
+
+    def resume() -> None:
         updated = MetadataEdit.objects.filter(
             pk=edit.pk, status=Status.TIMED_OUT
         ).update(
@@ -401,6 +412,8 @@ def check_again(
                 request=request,
             )
             transaction.on_commit(lambda: schedule_step(edit.id))
+
+    _claim_image_set(edit, resume)
 
 
 # -- the worker's step -------------------------------------------------------------------

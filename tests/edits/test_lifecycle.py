@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -66,6 +67,56 @@ def test_a_second_edit_of_the_same_image_set_is_refused_while_one_is_active(
         services.EditInProgress, match="already has an edit in progress"
     ):
         queue(editor, datastore_id, image_set_id, [change])
+    assert MetadataEdit.objects.count() == 1
+
+
+def test_an_edit_queued_as_the_active_one_ends_is_accepted_not_a_server_error(
+    image_sets, editor, scheduled, monkeypatch
+):
+    """The race R7 found on PostgreSQL: the constraint refuses the insert, and the edit
+    that held the image set ends before the read that would name it."""
+    datastore_id, (image_set_id, *_) = image_sets
+    first = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [name_change(datastore_id, image_set_id, "FIRST^EDIT")],
+    )
+    read_active_edit = services.active_edit
+
+    def first_ends_meanwhile(**image_set):
+        MetadataEdit.objects.filter(pk=first.pk).update(
+            status=MetadataEdit.Status.SUCCEEDED
+        )
+        return read_active_edit(**image_set)
+
+    monkeypatch.setattr(services, "active_edit", first_ends_meanwhile)
+    second = queue(
+        editor,
+        datastore_id,
+        image_set_id,
+        [name_change(datastore_id, image_set_id, "SECOND^EDIT")],
+    )
+
+    assert second.status == MetadataEdit.Status.QUEUED
+    assert scheduled == [(str(first.pk), 0), (str(second.pk), 0)]
+    assert AuditEvent.objects.filter(edit_id=second.pk).count() == 1
+
+
+def test_a_refusal_that_names_no_active_edit_is_tried_three_times_then_raised(
+    image_sets, editor, scheduled, monkeypatch
+):
+    datastore_id, (image_set_id, *_) = image_sets
+    change = name_change(datastore_id, image_set_id, "FIRST^EDIT")
+    queue(editor, datastore_id, image_set_id, [change])
+    reads = []
+    monkeypatch.setattr(
+        services, "active_edit", lambda **image_set: reads.append(image_set)
+    )
+
+    with pytest.raises(IntegrityError):
+        queue(editor, datastore_id, image_set_id, [change])
+    assert len(reads) == services.CLAIM_ATTEMPTS == 3
     assert MetadataEdit.objects.count() == 1
 
 
