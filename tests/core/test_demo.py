@@ -15,7 +15,11 @@ from django.core.management import CommandError, call_command
 
 from apps.accounts.services import set_role
 from apps.core.management.commands.demo import Command as DemoCommand
-from apps.core.management.commands.demo import demo_children, port_is_free
+from apps.core.management.commands.demo import (
+    OneOffJob,
+    demo_children,
+    port_is_free,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,6 +99,52 @@ def test_port_is_free_sees_a_listening_socket():
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         assert not port_is_free(sock.getsockname()[1])
+
+
+def sleeper_job(tmp_path, port):
+    """A job that writes its pid, then sleeps far longer than any test."""
+    code = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+    code += "time.sleep(300)"
+    argv = [sys.executable, "-c", code, str(tmp_path / "job.pid")]
+    return OneOffJob(argv, env=os.environ, port=port)
+
+
+def test_a_one_off_job_starts_once_the_port_listens_and_stops_with_the_demo(tmp_path):
+    port = free_port()
+    job = sleeper_job(tmp_path, port).start()
+    try:
+        time.sleep(0.5)
+        assert not (tmp_path / "job.pid").exists(), "started before the port listened"
+        with socket.create_server(("127.0.0.1", port)):
+            pid = int(wait_for_text(tmp_path / "job.pid"))
+    finally:
+        job.stop()
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    job.thread.join(timeout=5)
+    assert not job.thread.is_alive()
+
+
+def test_a_one_off_job_stopped_before_the_port_listens_never_starts(tmp_path):
+    port = free_port()
+    job = sleeper_job(tmp_path, port).start()
+    job.stop()
+    with socket.create_server(("127.0.0.1", port)):
+        job.thread.join(timeout=5)
+
+    assert not job.thread.is_alive()
+    assert job.process is None
+    assert not (tmp_path / "job.pid").exists()
+
+
+def wait_for_text(path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"nothing was written to {path.name}")
 
 
 SUPERVISOR = textwrap.dedent(

@@ -158,28 +158,66 @@ def portal_environment(
     return env
 
 
-def import_once_up(
-    argv: Sequence[str], *, env: Mapping[str, str], port: int, timeout: float = 60
-) -> threading.Thread:
-    """Run `argv` once something listens on `port` (the emulator), beside the supervisor:
-    honcho stops everything when one of its children ends, so a one-off job can not be one."""
+class OneOffJob:
+    """A command run once, as soon as something listens on `port` (the emulator), beside the
+    supervisor: honcho stops everything when one of its children ends, so a one-off job can
+    not be one of them. It runs in its own session, so it is stopped by `stop()` with the
+    demo (SIGINT or SIGTERM alike) and never outlives it."""
 
-    def run() -> None:
-        deadline = time.monotonic() + timeout
-        while port_is_free(port):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        port: int,
+        timeout: float = 60,
+    ) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.port = port
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self.stopped = False
+        # Held while the process starts, so a stop can not fall between check and start.
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.run, name="demo-import", daemon=True)
+
+    def start(self) -> "OneOffJob":
+        self.thread.start()
+        return self
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while port_is_free(self.port):
+            if self.stopped:
+                return
             if time.monotonic() > deadline:
-                sys.stderr.write(f"Nothing listened on port {port}: no import.\n")
+                sys.stderr.write(f"Nothing listened on port {self.port}: no import.\n")
                 return
             time.sleep(0.2)
-        returncode = subprocess.run(argv, env=dict(env), check=False).returncode
-        if returncode:
+        with self.lock:
+            if self.stopped:
+                return
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, start_new_session=True
+            )
+        returncode = self.process.wait()
+        if returncode and not self.stopped:
             sys.stderr.write(
                 f"The demo's DICOM import failed (exit code {returncode}).\n"
             )
 
-    thread = threading.Thread(target=run, name="demo-import", daemon=True)
-    thread.start()
-    return thread
+    def stop(self, grace: float = 10) -> None:
+        with self.lock:
+            self.stopped = True
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def supervise(children: Sequence[Child], *, output: TextIO | None = None) -> int:
@@ -266,7 +304,7 @@ class Command(BaseCommand):
             redis_port=redis_port,
             var_dir=Path(settings.VAR_DIR),
         )
-        import_once_up(
+        dicom_import = OneOffJob(
             [
                 sys.executable,
                 str(manage),
@@ -292,8 +330,11 @@ class Command(BaseCommand):
                 base_env=os.environ, emulator_port=emulator_port, redis_port=redis_port
             ),
             port=emulator_port,
-        )
-        returncode = supervise(children)
+        ).start()
+        try:
+            returncode = supervise(children)
+        finally:
+            dicom_import.stop()
         if returncode in STOPPED_BY_SIGNAL:
             self.stdout.write("Demo stopped.")
             return
