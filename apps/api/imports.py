@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from apps.accounts.roles import BROWSE, START_IMPORT
 from apps.api.errors import form_invalid
 from apps.api.permissions import portal_permission
-from apps.api.schema import HEALTHIMAGING_ERRORS, errors
+from apps.api.schema import HEALTHIMAGING_ERRORS, errors, form_parameters
 from apps.imports import selectors, services
 from apps.imports.forms import (
     ACCOUNT_ID,
@@ -128,9 +128,7 @@ class ImportJobListApi(APIView):
         operation_id="import_jobs_list",
         summary="A data store's DICOM import jobs, newest first",
         parameters=[
-            OpenApiParameter(
-                "status", enum=["SUBMITTED", "IN_PROGRESS", "COMPLETED", "FAILED"]
-            ),
+            *form_parameters(ImportJobFilterForm),
             OpenApiParameter(
                 "next_token",
                 OpenApiTypes.STR,

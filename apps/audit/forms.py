@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
@@ -29,11 +30,21 @@ _HEALTHIMAGING_ID = RegexValidator(
 
 
 class UTCDateTimeField(forms.DateTimeField):
-    """A date and time read as UTC, whatever the active time zone."""
+    """A date and time read as UTC, whatever the active time zone; one given with an offset
+    is turned to UTC (the database keeps UTC, and PostgreSQL refuses offsets beyond 15:59
+    that Python takes)."""
 
     def to_python(self, value: Any) -> datetime.datetime | None:
         with timezone.override(datetime.UTC):
-            return super().to_python(value)
+            parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValidationError(
+                "Enter a date and time from the year 1 to 9999 in UTC.", code="invalid"
+            ) from None
 
 
 class IdentifierField(forms.CharField):
@@ -82,8 +93,8 @@ class AuditFilterForm(forms.Form):
     def clean_end(self) -> datetime.datetime | None:
         end = self.cleaned_data.get("end")
         if end is not None and _DATE_ONLY.match(self.data.get("end", "")):
-            # A day on its own means up to the end of that day.
-            end += datetime.timedelta(days=1) - datetime.timedelta(microseconds=1)
+            # A day on its own means up to the end of that day (9999-12-31 too).
+            end = end.replace(hour=23, minute=59, second=59, microsecond=999999)
         return end
 
     def clean(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The OpenAPI schema describes every endpoint and every error it may answer; it and its
 documentation page are for signed-in users only."""
 
+import jsonschema
 import pytest
 import yaml
 from django.urls import reverse
@@ -87,3 +88,14 @@ def test_the_docs_page_needs_a_signed_in_user_and_runs_no_inline_script(
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert "/api/schema/" in script.content.decode()
+
+
+def test_filters_that_read_an_empty_value_as_none_say_so(schema):
+    """`?status=` lists every job, so the schema must admit it (schemathesis found the
+    import jobs' filter refusing it in the schema while the API took it)."""
+    operation = schema["paths"]["/api/v1/datastores/{datastore_id}/import-jobs/"]["get"]
+    (status,) = [p for p in operation["parameters"] if p["name"] == "status"]
+    jsonschema.validate("", status["schema"])
+    jsonschema.validate("COMPLETED", status["schema"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("DONE", status["schema"])

@@ -195,12 +195,20 @@ def test_filter_by_time_range(admin_client):
     # A day on its own as the end means the whole of that day.
     assert shown(start="2026-03-02", end="2026-03-03") == {str(inside.pk), str(edge.pk)}
     assert str(late.pk) not in shown(end="2026-03-03")
+    # A time with an offset is that moment in UTC, whatever offset Python takes.
+    assert shown(start="2026-03-02T14:00+02:00", end="2026-03-02T12:00Z") == {
+        str(inside.pk)
+    }
+    assert shown(start="2026-03-02T00:00-16:57", end="2026-03-02") == set()
+    assert shown(end="9999-12-31") == {str(e.pk) for e in (early, inside, edge, late)}
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
     [
         ({"start": "yesterday"}, "start"),
+        ({"start": "0001-01-01T00:00+05:00"}, "start"),
+        ({"end": "9999-12-31T23:00-16:57"}, "end"),
         ({"end": "2026-13-45T99:99"}, "end"),
         ({"start": "2026-03-05T00:00", "end": "2026-03-01T00:00"}, "end"),
         ({"datastore_id": "../../etc/passwd"}, "datastore_id"),
