@@ -251,6 +251,8 @@ def test_injection_corpus_is_only_ever_text(
         look("image set page (metadata tree)", raw)
         page.goto(reverse("edits:edit-form", args=args))
         look("edit form", raw)
+        review_an_edit_of_every_value(page, item)
+        look("edit review", raw + reason)
         page.goto(reverse("edits:edit-detail", args=[item.edit.pk]))
         look("edit page", reason)
         page.goto(reverse("history:version-list", args=args))
@@ -263,6 +265,8 @@ def test_injection_corpus_is_only_ever_text(
         look("diff", raw)
         page.goto(reverse("history:version-detail", args=[*args, 2]))
         look("version", formatted + reason)
+        page.goto(reverse("history:revert", args=[*args, 1]))
+        look("revert confirmation", raw)
     # HealthImaging's message pattern keeps no markup characters: it shows as stored.
     page.goto(reverse("edits:edit-status", args=[failed.pk]))
     look("edit status", [(failed.message, failed.message)])
@@ -291,6 +295,17 @@ def test_injection_corpus_is_only_ever_text(
     assert not watch.violations, watch.violations
     assert not watch.console_errors, watch.console_errors
     assert_the_watch_sees_an_injection(page, watch, origin)
+
+
+def review_an_edit_of_every_value(page: Page, item: Corrupted) -> None:
+    """From the edit form, whose fields hold the corpus: replace each entry and review, so
+    the review shows every entry as a current value, and the reason."""
+    by_keyword = {field.keyword: field.name for field in COMMON_ATTRIBUTES}
+    for keyword in item.values:
+        page.locator(f"[name='{by_keyword[keyword]}']").fill("REVIEWED")
+    page.locator("[name='reason']").fill(REASON)
+    page.get_by_role("button", name="Review", exact=True).click()
+    expect(page.get_by_role("heading", name="Review your edit")).to_be_visible()
 
 
 def assert_the_watch_sees_an_injection(page: Page, watch: Watch, origin: str) -> None:
