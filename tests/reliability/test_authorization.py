@@ -72,6 +72,16 @@ ROUTES = [
     ("accounts:token-create", "post", False, "none", BROWSE_ROLES),
     ("accounts:token-revoke", "post", False, "token", BROWSE_ROLES),
 ]
+# Rows whose allowed requests must call HealthImaging: a page, a fragment, a form and the
+# API, each of which reads the image set or data store before it answers.
+POSITIVE_CONTROLS = {
+    "page get imagesets:image-set-detail",
+    "page get imagesets:image-set-list htmx",
+    "page post edits:edit-form",
+    "page get history:revert",
+    "api get api:datastore-list",
+    "api get api:image-set-metadata",
+}
 # API endpoints: (url name, method, what the url needs, roles allowed)
 API_ROUTES = [
     ("api:datastore-list", "get", "none", BROWSE_ROLES),
@@ -324,10 +334,13 @@ def test_every_role_gets_exactly_what_the_matrix_allows(
 
     cells = refused_cells = refused_calls = 0
     problems = []
+    reached = set()  # rows whose allowed requests called HealthImaging
+    rows_allowed = sum(not all(cell[1] for cell in row) for _, row in matrix)
     for what, row in matrix:
         # The refused requests first: the emulator's log then holds what they caused.
         row = sorted(row, key=lambda cell: not cell[1])
         clear_emulator_calls(healthimaging.url)
+        calls = 0
         for index, (role, refused, request, verdict) in enumerate(row):
             if not refused and (index == 0 or row[index - 1][1]):
                 calls = len(emulator_calls(healthimaging.url))
@@ -343,8 +356,13 @@ def test_every_role_gets_exactly_what_the_matrix_allows(
                 problems.append((what, role, problem))
         if all(refused for _, refused, *_ in row):
             refused_calls += len(emulator_calls(healthimaging.url))
+        elif len(emulator_calls(healthimaging.url)) > calls:
+            reached.add(what)
 
     assert problems == [], "\n".join(map(str, problems))
+    # The control: the same count sees the calls of allowed requests, so its zero for
+    # the refused ones means something.
+    assert reached >= POSITIVE_CONTROLS, POSITIVE_CONTROLS - reached
     assert not MetadataEdit.objects.exists()
     assert ApiToken.objects.count() == len(bearer)  # none made by a refused form
     figure(
@@ -361,6 +379,11 @@ def test_every_role_gets_exactly_what_the_matrix_allows(
         "S6",
         "HealthImaging calls made for refused requests",
         f"{refused_calls} in {refused_cells} refused cells",
+    )
+    figure(
+        "S6",
+        "positive control: rows whose allowed requests called HealthImaging",
+        f"{len(reached)} of {rows_allowed} rows with an allowed role",
     )
 
 
