@@ -20,6 +20,7 @@ from apps.core.management.commands.demo import (
     demo_children,
     port_is_free,
 )
+from tests.support.edits import wait_until as poll_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,13 +111,19 @@ def sleeper_job(tmp_path, port):
 
 
 def test_a_one_off_job_starts_once_the_port_listens_and_stops_with_the_demo(tmp_path):
-    port = free_port()
+    port, pid_file = free_port(), tmp_path / "job.pid"
     job = sleeper_job(tmp_path, port).start()
     try:
         time.sleep(0.5)
-        assert not (tmp_path / "job.pid").exists(), "started before the port listened"
+        assert not pid_file.exists(), "started before the port listened"
         with socket.create_server(("127.0.0.1", port)):
-            pid = int(wait_for_text(tmp_path / "job.pid"))
+            pid = int(
+                poll_until(
+                    lambda: pid_file.exists() and pid_file.read_text(),
+                    timeout=30,
+                    what="the job's pid",
+                )
+            )
     finally:
         job.stop()
 
@@ -136,15 +143,6 @@ def test_a_one_off_job_stopped_before_the_port_listens_never_starts(tmp_path):
     assert not job.thread.is_alive()
     assert job.process is None
     assert not (tmp_path / "job.pid").exists()
-
-
-def wait_for_text(path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return path.read_text()
-        time.sleep(0.05)
-    raise AssertionError(f"nothing was written to {path.name}")
 
 
 SUPERVISOR = textwrap.dedent(

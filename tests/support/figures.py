@@ -10,7 +10,7 @@ marked so.
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -75,7 +75,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     figures = [
         item
         if item.test not in failed
-        else Figure(item.case, item.name, f"{item.value} (TEST FAILED)", item.test)
+        else replace(item, value=f"{item.value} (TEST FAILED)")
         for item in config.stash.get(_key, [])
     ]
     if not figures:
